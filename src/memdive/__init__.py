@@ -1,0 +1,46 @@
+"""memdive: Linux memory, from the address space down to DRAM.
+
+The public API, re-exported lazily (importing memdive costs nothing until a name is used):
+
+    memdive.Process(pid)        .maps() .rollup() .layout() .status() .stat() .summary() .snapshot()
+    memdive.processes()         every process's RSS/PSS/USS/swap (memdive.ps.PsResult)
+    memdive.system()            the machine's memory at a glance (memdive.overview.SystemMemory)
+    memdive.KernelRoot          where /proc and /sys are (fixture trees in tests)
+    memdive.errors              MemdiveError, NoSuchProcess, ZombieProcess, AccessDenied, ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "Process": ("memdive.process", "Process"),
+    "processes": ("memdive.overview", "processes"),
+    "system": ("memdive.overview", "system"),
+    "KernelRoot": ("memdive.kernel.root", "KernelRoot"),
+    "MemdiveError": ("memdive.errors", "MemdiveError"),
+    "NoSuchProcess": ("memdive.errors", "NoSuchProcess"),
+    "ZombieProcess": ("memdive.errors", "ZombieProcess"),
+    "AccessDenied": ("memdive.errors", "AccessDenied"),
+    "KernelFeatureMissing": ("memdive.errors", "KernelFeatureMissing"),
+    "InvalidInput": ("memdive.errors", "InvalidInput"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        mod, attr = _LAZY[name]
+    except KeyError:
+        # subpackages by name: memdive.pages, memdive.trace, ...
+        try:
+            return importlib.import_module(f"memdive.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'memdive' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(mod), attr)
+    globals()[name] = value
+    return value

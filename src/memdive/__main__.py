@@ -1,0 +1,3 @@
+from memdive.cli import console_main
+
+console_main()

@@ -1,0 +1,56 @@
+"""Helpers shared by command modules: argument types, JSON output, console output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from ..errors import InvalidInput
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+          "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'4096', '4k', '2M', '1.5GiB' -> bytes (powers of two)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 4096, 64k, 2M, 1G)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def parse_pid(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"not a PID: {text!r}")
+    return int(text)
+
+
+def parse_addr(text: str) -> int:
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a hex address: {text!r}") from None
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"not a range START-END: {text!r}")
+    a, b = parse_addr(lo), parse_addr(hi)
+    if b <= a:
+        raise argparse.ArgumentTypeError(f"empty range: {text!r}")
+    return a, b
+
+
+def emit_json(obj) -> None:
+    from ..report.jsonout import dumps
+
+    sys.stdout.write(dumps(obj))
+    sys.stdout.write("\n")
+
+
+def require_yes(args, what: str) -> None:
+    if not getattr(args, "yes", False):
+        raise InvalidInput(f"{what} changes the running system; add --yes to do it")

@@ -1,0 +1,13 @@
+"""The command registry: name -> (module, one-line summary). Modules are imported only when run.
+
+Adding a command: one file in memdive/cli/commands/ (its docstring is its help; it defines
+`add_arguments(parser)` and `run(args) -> int`), one line here, and its tests.
+"""
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sys": ("memdive.cli.commands.sys", "the machine's memory at a glance (the default command)"),
+    "maps": ("memdive.cli.commands.maps", "a process's address space: every mapping, summaries, layout"),
+    "ps": ("memdive.cli.commands.ps", "processes by RSS/PSS/USS/swap, grouped by user, command or cgroup"),
+}
+
+DEFAULT_COMMAND = "sys"

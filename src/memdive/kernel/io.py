@@ -1,0 +1,112 @@
+"""Reading kernel files, with OS errors translated in one place into memdive's exceptions.
+
+Files are read whole (smaps of a process with 100k mappings can be tens of MiB; no silent truncation)
+with os.read in large chunks: /proc files report size 0, so the size is never trusted.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError, NoSuchProcess, ZombieProcess
+
+_CHUNK = 1 << 20
+
+ROOT_HINT = "run as root (or with CAP_SYS_PTRACE) to read other users' processes"
+
+
+def translate(exc: OSError, path: str, pid: int | None = None, what: str | None = None) -> MemdiveError:
+    """Map an OSError on `path` to a memdive exception (the one place that does so)."""
+    e = exc.errno
+    if pid is not None and e in (errno.ENOENT, errno.ESRCH):
+        return NoSuchProcess(f"process {pid} does not exist (or exited while being read)", pid=pid, path=path)
+    if e in (errno.EACCES, errno.EPERM):
+        return AccessDenied(
+            f"permission denied reading {path}" + (f" of process {pid}" if pid is not None else ""),
+            pid=pid, path=path, hint=what or ROOT_HINT,
+        )
+    if e == errno.ENOENT:
+        return KernelFeatureMissing(f"{path} does not exist on this kernel", path=path,
+                                    hint=what or "the kernel lacks this interface (older kernel or config)")
+    if e in (errno.ENOTTY, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL) and what:
+        return KernelFeatureMissing(f"{path}: {os.strerror(e)}", path=path, hint=what)
+    return MemdiveError(f"{path}: {os.strerror(e) if e else exc}", pid=pid, path=path)
+
+
+def read_bytes(path: str, pid: int | None = None, what: str | None = None) -> bytes:
+    """Read a whole file. `pid` makes ENOENT/ESRCH mean NoSuchProcess."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise translate(exc, path, pid, what) from None
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, _CHUNK)
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+    except OSError as exc:
+        raise translate(exc, path, pid, what) from None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str, pid: int | None = None, what: str | None = None) -> str:
+    return read_bytes(path, pid, what).decode("utf-8", "surrogateescape")
+
+
+def read_optional(path: str) -> bytes | None:
+    """Read a file that may be absent or refused on this kernel (None then)."""
+    try:
+        return read_bytes(path)
+    except (KernelFeatureMissing, AccessDenied, NoSuchProcess):
+        return None
+    except MemdiveError:
+        return None
+
+
+def read_pid_file(root_proc: str, pid: int, name: str) -> bytes:
+    """Read /proc/PID/NAME; an empty memory file of an existing process means a zombie."""
+    return read_bytes(f"{root_proc}/{pid}/{name}", pid=pid)
+
+
+def check_zombie(root_proc: str, pid: int, data: bytes, name: str) -> None:
+    """smaps/smaps_rollup of a zombie (or a kernel thread) read as empty: tell them apart."""
+    if data:
+        return
+    try:
+        stat = read_bytes(f"{root_proc}/{pid}/stat", pid=pid)
+    except NoSuchProcess:
+        raise
+    state = stat[stat.rfind(b")") + 2: stat.rfind(b")") + 3]
+    if state in (b"Z", b"X"):
+        raise ZombieProcess(f"process {pid} is a zombie: its {name} is empty", pid=pid)
+
+
+def write_text(path: str, value: str, what: str | None = None) -> None:
+    """Write a kernel knob. Callers (never the CLI without --yes) decide whether to write."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise translate(exc, path, None, what) from None
+    try:
+        os.write(fd, value.encode())
+    except OSError as exc:
+        raise translate(exc, path, None, what) from None
+    finally:
+        os.close(fd)
+
+
+def listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError as exc:
+        raise translate(exc, path) from None
+
+
+def list_pids(root_proc: str) -> list[int]:
+    """All numeric entries of /proc, sorted."""
+    return sorted(int(n) for n in listdir(root_proc) if n.isdigit())

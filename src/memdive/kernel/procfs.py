@@ -1,0 +1,288 @@
+"""Per-process files under /proc/PID: maps, smaps, smaps_rollup, status, stat, cmdline, comm.
+
+Pure parsers `parse_x(data: bytes, ...) -> records` and thin readers `read_x(pid, root)`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from ..errors import NoSuchProcess, ParseError, ZombieProcess
+from ..models.process import SMAPS_KB_FIELDS, Mapping, Rollup, Stat, Status
+from .io import read_bytes, translate
+from .root import KernelRoot, resolve
+
+_KB = 1024
+
+
+def _header(line: bytes, path: str) -> dict:
+    # "start-end perms offset dev inode   name"; the name may hold spaces (split at most 5 times).
+    parts = line.split(None, 5)
+    if len(parts) < 5 or b"-" not in parts[0]:
+        raise ParseError(f"{path}: malformed mapping line {line[:80]!r}", path=path)
+    try:
+        lo, hi = parts[0].split(b"-", 1)
+        return {
+            "start": int(lo, 16),
+            "end": int(hi, 16),
+            "perms": parts[1].decode("ascii"),
+            "offset": int(parts[2], 16),
+            "dev": parts[3].decode("ascii"),
+            "inode": int(parts[4]),
+            "name": parts[5].decode("utf-8", "surrogateescape") if len(parts) > 5 else "",
+        }
+    except (ValueError, UnicodeDecodeError):
+        raise ParseError(f"{path}: malformed mapping line {line[:80]!r}", path=path) from None
+
+
+def _is_header(line: bytes) -> bool:
+    # Header lines start with a hex range; key lines start with a capitalised key and a colon.
+    head = line[:1]
+    return head in b"0123456789abcdef" and head != b"" and b"-" in line.split(b" ", 1)[0]
+
+
+def parse_maps(data: bytes, path: str = "maps") -> list[Mapping]:
+    """Parse /proc/PID/maps (no counters)."""
+    return [Mapping(**_header(line, path)) for line in data.splitlines() if line]
+
+
+def _kv(line: bytes, path: str, acc: dict) -> None:
+    key, sep, rest = line.partition(b":")
+    if not sep:
+        raise ParseError(f"{path}: malformed line {line[:80]!r}", path=path)
+    name = SMAPS_KB_FIELDS.get(key)
+    try:
+        if name is not None:
+            val = rest.split()
+            if not val:
+                raise ValueError
+            acc[name] = int(val[0]) * _KB      # "1234 kB"
+        elif key == b"VmFlags":
+            acc["vmflags"] = tuple(v.decode("ascii") for v in rest.split())
+        elif key == b"THPeligible":
+            acc["thp_eligible"] = rest.strip() == b"1"
+        elif key == b"ProtectionKey":
+            acc["protection_key"] = int(rest)  # no unit
+        # Unknown keys (new kernels) are ignored.
+    except ValueError:
+        raise ParseError(f"{path}: malformed value in {line[:80]!r}", path=path) from None
+
+
+def parse_smaps(data: bytes, path: str = "smaps") -> list[Mapping]:
+    """Parse /proc/PID/smaps into Mapping records, counters in bytes."""
+    out: list[Mapping] = []
+    cur: dict | None = None
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        if _is_header(line):
+            if cur is not None:
+                out.append(Mapping(**cur))
+            cur = _header(line, path)
+        elif cur is None:
+            raise ParseError(f"{path}: counter line before any mapping: {line[:80]!r}", path=path)
+        else:
+            _kv(line, path, cur)
+    if cur is not None:
+        out.append(Mapping(**cur))
+    return out
+
+
+def parse_smaps_rollup(data: bytes, pid: int, path: str = "smaps_rollup") -> Rollup:
+    acc: dict = {}
+    lines = data.split(b"\n")
+    if not lines or not _is_header(lines[0]):
+        raise ParseError(f"{path}: no [rollup] header", path=path)
+    for line in lines[1:]:
+        if line:
+            _kv(line, path, acc)
+    if "rss_bytes" not in acc:
+        raise ParseError(f"{path}: truncated (no Rss line)", path=path)
+    for k in ("vmflags", "thp_eligible", "protection_key", "size_bytes",
+              "kernel_page_size_bytes", "mmu_page_size_bytes"):
+        acc.pop(k, None)
+    return Rollup(pid=pid, **acc)
+
+
+def rollup_from_mappings(pid: int, maps: list[Mapping]) -> Rollup:
+    """Sum smaps into a rollup (for kernels without smaps_rollup). Counters absent everywhere stay None."""
+    from ..models.process import COUNTER_FIELDS
+
+    acc: dict = {}
+    for name in COUNTER_FIELDS:
+        vals = [getattr(m, name) for m in maps]
+        present = [v for v in vals if v is not None]
+        if present:
+            acc[name] = sum(present)
+    if "rss_bytes" not in acc:
+        acc["rss_bytes"] = 0
+    return Rollup(pid=pid, source="smaps", **acc)
+
+
+def parse_status(data: bytes, pid: int, path: str = "status") -> Status:
+    vm: dict[str, int] = {}
+    other: dict[str, str] = {}
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+        if not line:
+            continue
+        key, sep, val = line.partition(":")
+        if not sep:
+            raise ParseError(f"{path}: malformed line {line[:80]!r}", path=path)
+        val = val.strip()
+        if val.endswith(" kB") and (key.startswith(("Vm", "Rss")) or key == "HugetlbPages"):
+            try:
+                vm[key] = int(val[:-3]) * _KB
+            except ValueError:
+                raise ParseError(f"{path}: bad value for {key}", path=path) from None
+        else:
+            other[key] = val
+    try:
+        uids = other["Uid"].split()
+        return Status(
+            pid=pid, name=other.get("Name", ""), state=other.get("State", "?")[:1],
+            ppid=int(other.get("PPid", "0")), uid=int(uids[0]), euid=int(uids[1]),
+            threads=int(other.get("Threads", "1")), vm=vm, other=other,
+        )
+    except (KeyError, IndexError, ValueError):
+        raise ParseError(f"{path}: truncated or malformed (no Uid line)", path=path) from None
+
+
+def parse_stat(data: bytes, path: str = "stat") -> Stat:
+    # comm may contain spaces and parentheses: it ends at the LAST ')'.
+    lp, rp = data.find(b"("), data.rfind(b")")
+    if lp < 0 or rp < lp:
+        raise ParseError(f"{path}: malformed (no comm)", path=path)
+    f = data[rp + 2:].split()
+    if len(f) < 20:
+        raise ParseError(f"{path}: truncated ({len(f) + 2} fields)", path=path)
+
+    def g(i: int) -> int:  # i = proc(5) field number (1-based); f[0] is field 3
+        j = i - 3
+        return int(f[j]) if j < len(f) else 0
+
+    try:
+        return Stat(
+            pid=int(data[:lp]), comm=data[lp + 1:rp].decode("utf-8", "surrogateescape"),
+            state=f[0].decode("ascii"), ppid=g(4), flags=g(9), minflt=g(10), cminflt=g(11), majflt=g(12),
+            cmajflt=g(13), utime_ticks=g(14), stime_ticks=g(15), num_threads=g(20), starttime_ticks=g(22),
+            vsize_bytes=g(23), rss_pages=g(24), start_code=g(26), end_code=g(27), start_stack=g(28),
+            processor=g(39), start_data=g(45), end_data=g(46), start_brk=g(47), arg_start=g(48),
+            arg_end=g(49), env_start=g(50), env_end=g(51),
+        )
+    except ValueError:
+        raise ParseError(f"{path}: malformed number", path=path) from None
+
+
+def parse_cmdline(data: bytes) -> list[str]:
+    if not data:
+        return []
+    return [a.decode("utf-8", "surrogateescape") for a in data.rstrip(b"\0").split(b"\0")]
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+def _read(pid: int, name: str, root: KernelRoot | None) -> tuple[bytes, str]:
+    path = resolve(root).pid_path(pid, name)
+    return read_bytes(path, pid=pid), path
+
+
+def _raise_if_gone_or_zombie(pid: int, root: KernelRoot | None, what: str) -> None:
+    st = read_stat(pid, root)  # NoSuchProcess if gone
+    if st.state in ("Z", "X"):
+        raise ZombieProcess(f"process {pid} is a zombie: it has no memory left ({what} is empty)", pid=pid)
+
+
+def read_maps(pid: int, root: KernelRoot | None = None) -> list[Mapping]:
+    data, path = _read(pid, "maps", root)
+    return parse_maps(data, path)
+
+
+def read_smaps(pid: int, root: KernelRoot | None = None) -> list[Mapping]:
+    data, path = _read(pid, "smaps", root)
+    if not data:
+        _raise_if_gone_or_zombie(pid, root, "smaps")
+    return parse_smaps(data, path)
+
+
+def read_smaps_rollup(pid: int, root: KernelRoot | None = None) -> Rollup | None:
+    """The rollup; falls back to summing smaps where smaps_rollup is missing or fails (ESRCH).
+
+    Returns None for a process without an address space (a kernel thread).
+    """
+    r = resolve(root)
+    path = r.pid_path(pid, "smaps_rollup")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.read(fd, 65536)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT and os.path.exists(r.pid_path(pid)):
+            data = None   # kernel < 4.14: no smaps_rollup
+        elif exc.errno == errno.ESRCH:
+            data = None   # kernel thread or exiting process: try smaps
+        else:
+            raise translate(exc, path, pid) from None
+    if data:
+        return parse_smaps_rollup(data, pid, path)
+    try:
+        maps = read_smaps(pid, r)
+    except NoSuchProcess:
+        raise
+    if not maps:
+        return None
+    return rollup_from_mappings(pid, maps)
+
+
+def read_status(pid: int, root: KernelRoot | None = None) -> Status:
+    data, path = _read(pid, "status", root)
+    return parse_status(data, pid, path)
+
+
+def read_stat(pid: int, root: KernelRoot | None = None) -> Stat:
+    data, path = _read(pid, "stat", root)
+    if not data:
+        raise NoSuchProcess(f"process {pid} exited while being read", pid=pid)
+    return parse_stat(data, path)
+
+
+def read_cmdline(pid: int, root: KernelRoot | None = None) -> list[str]:
+    data, _ = _read(pid, "cmdline", root)
+    return parse_cmdline(data)
+
+
+def read_comm(pid: int, root: KernelRoot | None = None) -> str:
+    data, _ = _read(pid, "comm", root)
+    return data.rstrip(b"\n").decode("utf-8", "surrogateescape")
+
+
+def read_exe(pid: int, root: KernelRoot | None = None) -> str | None:
+    try:
+        return os.readlink(resolve(root).pid_path(pid, "exe"))
+    except OSError:
+        return None
+
+
+def read_cgroup(pid: int, root: KernelRoot | None = None) -> str:
+    """The process's memory cgroup path (v1 'memory' controller line, else the v2 '0::' line)."""
+    data, _ = _read(pid, "cgroup", root)
+    v2 = ""
+    for line in data.decode("utf-8", "surrogateescape").splitlines():
+        hid, _, rest = line.partition(":")
+        ctrls, _, cpath = rest.partition(":")
+        if "memory" in ctrls.split(","):
+            return cpath
+        if hid == "0" and ctrls == "":
+            v2 = cpath
+    return v2
+
+
+def pid_uid(pid: int, root: KernelRoot | None = None) -> int:
+    """The owner of /proc/PID (the process's effective uid at exec), one stat() call."""
+    path = resolve(root).pid_path(pid)
+    try:
+        return os.stat(path).st_uid
+    except OSError as exc:
+        raise translate(exc, path, pid) from None

@@ -1,0 +1,100 @@
+"""memdive.Process: one process, read through the kernel layer, with its start time pinned.
+
+Each method reads its /proc file once per call; `snapshot()` reads smaps, stat and status once
+and hands them to every analysis that needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import NoSuchProcess
+from .kernel import procfs
+from .kernel.root import KernelRoot, resolve
+from .models.process import Mapping, Rollup, Stat, Status
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSnapshot:
+    pid: int
+    stat: Stat
+    status: Status
+    mappings: list[Mapping]
+    cmdline: list[str]
+    exe: str | None
+
+
+class Process:
+    """A process by PID. Raises NoSuchProcess at once if it does not exist.
+
+    The start time read at construction pins the process: `is_running()` is False, and every
+    later read raises NoSuchProcess, once the PID has been reused by another process.
+    """
+
+    def __init__(self, pid: int, root: KernelRoot | None = None):
+        self.pid = int(pid)
+        self.root = resolve(root)
+        self._start = procfs.read_stat(self.pid, self.root).starttime_ticks
+
+    def __repr__(self) -> str:
+        return f"memdive.Process(pid={self.pid})"
+
+    def _check(self) -> None:
+        try:
+            st = procfs.read_stat(self.pid, self.root)
+        except NoSuchProcess:
+            raise
+        if st.starttime_ticks != self._start:
+            raise NoSuchProcess(f"process {self.pid} exited and its PID was reused", pid=self.pid)
+
+    def is_running(self) -> bool:
+        try:
+            self._check()
+            return True
+        except NoSuchProcess:
+            return False
+
+    def maps(self) -> list[Mapping]:
+        """Every mapping with its smaps counters."""
+        out = procfs.read_smaps(self.pid, self.root)
+        self._check()
+        return out
+
+    def rollup(self) -> Rollup:
+        r = procfs.read_smaps_rollup(self.pid, self.root)
+        if r is None:
+            return Rollup(pid=self.pid, rss_bytes=0, source="none (kernel thread)")
+        return r
+
+    def status(self) -> Status:
+        return procfs.read_status(self.pid, self.root)
+
+    def stat(self) -> Stat:
+        return procfs.read_stat(self.pid, self.root)
+
+    def cmdline(self) -> list[str]:
+        return procfs.read_cmdline(self.pid, self.root)
+
+    def exe(self) -> str | None:
+        return procfs.read_exe(self.pid, self.root)
+
+    def snapshot(self) -> ProcessSnapshot:
+        mappings = procfs.read_smaps(self.pid, self.root)
+        stat = procfs.read_stat(self.pid, self.root)
+        if stat.starttime_ticks != self._start:
+            raise NoSuchProcess(f"process {self.pid} exited and its PID was reused", pid=self.pid)
+        return ProcessSnapshot(self.pid, stat, procfs.read_status(self.pid, self.root), mappings,
+                               procfs.read_cmdline(self.pid, self.root), self.exe())
+
+    def layout(self):
+        """The seed's print_memory_layout for this process (memdive.maps.Layout)."""
+        from .maps import layout
+
+        snap = self.snapshot()
+        return layout(snap.mappings, snap.stat)
+
+    def summary(self):
+        """maps summaries: by kind, by file, r/w/x totals, USS/PSS (memdive.maps.MapsSummary)."""
+        from .maps import summarize
+
+        return summarize(self.maps(), exe=self.exe())

@@ -1,0 +1,27 @@
+"""rich tables: one helper so every command's tables look alike."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+
+def console(file=None):
+    from rich.console import Console
+
+    return Console(file=file, highlight=False, soft_wrap=False)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]],
+          right: Iterable[int] | None = None, footer: Sequence[object] | None = None):
+    """A rich Table; numeric columns (indexes in `right`) are right-aligned."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", show_footer=footer is not None, box=None,
+              header_style="bold", pad_edge=False)
+    right = set(right or ())
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="right" if i in right else "left",
+                     footer=str(footer[i]) if footer is not None else "", no_wrap=i in right)
+    for r in rows:
+        t.add_row(*(str(x) for x in r))
+    return t
