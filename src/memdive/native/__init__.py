@@ -1,0 +1,40 @@
+"""Loading the C core: plain shared libraries built by `pip install` into this folder.
+
+`load("bench")` returns a ctypes.CDLL for libmemdive_bench.so; `path("shim")` the file (for LD_PRELOAD).
+Nothing is compiled at run time: a missing library means the package was not built.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from ..errors import MemdiveError
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_cache: dict[str, ctypes.CDLL] = {}
+
+ABI = 1  # memdive_native.h MEMDIVE_NATIVE_ABI
+
+
+def path(name: str) -> str:
+    p = os.path.join(_HERE, f"libmemdive_{name}.so")
+    if not os.path.exists(p):
+        raise MemdiveError(f"the C core library libmemdive_{name}.so is missing from {_HERE}",
+                           path=p, hint="reinstall memdive with a C compiler present: pip install --force-reinstall .")
+    return p
+
+
+def load(name: str) -> ctypes.CDLL:
+    lib = _cache.get(name)
+    if lib is None:
+        lib = ctypes.CDLL(path(name), use_errno=True)
+        _cache[name] = lib
+    return lib
+
+
+def check_abi() -> int:
+    got = load("core").memdive_native_abi()
+    if got != ABI:
+        raise MemdiveError(f"C core ABI {got} != Python's {ABI}", hint="reinstall memdive")
+    return got
