@@ -17,6 +17,7 @@ NATIVE = "src/memdive/native"
 NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
     # name: (sources relative to src/memdive/native, extra cflags, libraries)
     "core": (["core/core.c"], ["-O2"], ["pthread"]),
+    "pool": (["pool/pool.c", "pool/exitprobe.c"], ["-O2"], ["pthread"]),  # lock-free pool, exit probe
 }
 
 COMMON_CFLAGS = ["-std=gnu11", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=default"]
