@@ -12,7 +12,6 @@ The public API, re-exported lazily (importing memdive costs nothing until a name
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -32,7 +31,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     try:
         mod, attr = _LAZY[name]
     except KeyError:

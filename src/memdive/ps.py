@@ -7,7 +7,7 @@ counted; those that may not be read are counted and reported once with the hint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from .errors import AccessDenied, NoSuchProcess, ParseError
 from .kernel import procfs
@@ -15,41 +15,26 @@ from .kernel.io import ROOT_HINT, list_pids
 from .kernel.root import KernelRoot, resolve
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessMemory:
-    pid: int
-    uid: int
-    user: str
-    command: str             # cmdline joined by spaces, or "[comm]" when it has none
-    rss_bytes: int
-    pss_bytes: int
-    uss_bytes: int
-    swap_bytes: int
-    swap_pss_bytes: int | None
-    pss_anon_bytes: int | None
-    pss_file_bytes: int | None
-    pss_shmem_bytes: int | None
-    cgroup: str | None = None
+class ProcessMemory(namedtuple("ProcessMemory", "pid uid user command rss_bytes pss_bytes uss_bytes swap_bytes "
+                                "swap_pss_bytes pss_anon_bytes pss_file_bytes pss_shmem_bytes cgroup",
+                                defaults=(None,))):
+    """One process's memory. command: cmdline joined by spaces, or "[comm]" when it has none.
+    swap_pss_bytes/pss_*_bytes are None on kernels that lack them; cgroup only when asked for."""
+
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class GroupMemory:
-    key: str
-    count: int
-    rss_bytes: int
-    pss_bytes: int
-    uss_bytes: int
-    swap_bytes: int
-    swap_pss_bytes: int
+class GroupMemory(namedtuple("GroupMemory", "key count rss_bytes pss_bytes uss_bytes swap_bytes swap_pss_bytes")):
+    """Totals over a group of processes (a user, a command name, a cgroup, or all)."""
+
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PsResult:
-    processes: list[ProcessMemory]
-    denied: int = 0                 # processes whose memory files could not be read
-    vanished: int = 0               # exited between listing and reading
-    hint: str | None = None
-    errors: list[str] = field(default_factory=list)  # malformed files, named
+class PsResult(namedtuple("PsResult", "processes denied vanished hint errors", defaults=(0, 0, None, ()))):
+    """A scan: the processes read; how many could not be read (denied) or exited mid-scan (vanished);
+    the hint for the denied; malformed files, named."""
+
+    __slots__ = ()
 
     def totals(self) -> GroupMemory:
         return totals(self.processes)

@@ -44,20 +44,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      epilog="Run `memdive COMMAND --help` for a command's options. "
                             "With no command: `memdive sys`.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("--version", action="version", version=f"memdive {_version()}")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"memdive {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         if only is None or name == only:
             _add_command(sub, name)
     return parser
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("memdive")
-    except Exception:
-        return "unknown"
 
 
 def _pick_command(argv: list[str]) -> str | None:

@@ -89,20 +89,44 @@ def parse_smaps(data: bytes, path: str = "smaps") -> list[Mapping]:
     return out
 
 
-def parse_smaps_rollup(data: bytes, pid: int, path: str = "smaps_rollup") -> Rollup:
-    acc: dict = {}
-    lines = data.split(b"\n")
-    if not lines or not _is_header(lines[0]):
-        raise ParseError(f"{path}: no [rollup] header", path=path)
-    for line in lines[1:]:
-        if line:
-            _kv(line, path, acc)
-    if "rss_bytes" not in acc:
+# smaps_rollup prints the same keys in the same order for every process of a kernel: remember, per
+# key layout, where each record field sits, so parsing a rollup is a few C-level slices.
+_ROLLUP_LAYOUTS: dict[tuple[bytes, ...], tuple[int, ...]] = {}
+
+
+def _rollup_layout(keys: tuple[bytes, ...], path: str) -> tuple[int, ...]:
+    pos = {}
+    for i, k in enumerate(keys):
+        if not k.endswith(b":"):
+            raise ParseError(f"{path}: malformed line near {k!r}", path=path)
+        name = SMAPS_KB_FIELDS.get(k[:-1])
+        if name is not None:
+            pos[name] = i
+    if "rss_bytes" not in pos:
         raise ParseError(f"{path}: truncated (no Rss line)", path=path)
-    for k in ("vmflags", "thp_eligible", "protection_key", "size_bytes",
-              "kernel_page_size_bytes", "mmu_page_size_bytes"):
-        acc.pop(k, None)
-    return Rollup(pid=pid, **acc)
+    from ..models.process import COUNTER_FIELDS
+
+    layout = tuple(pos.get(name, -1) for name in COUNTER_FIELDS)
+    _ROLLUP_LAYOUTS[keys] = layout
+    return layout
+
+
+def parse_smaps_rollup(data: bytes, pid: int, path: str = "smaps_rollup") -> Rollup:
+    """Parse smaps_rollup: a header line, then `Key:  N kB` lines (every counter has a kB unit)."""
+    nl = data.find(b"\n")
+    if nl < 0 or not _is_header(data[:nl]):
+        raise ParseError(f"{path}: no [rollup] header", path=path)
+    tok = data[nl + 1:].split()
+    n = len(tok) // 3
+    if len(tok) % 3 or tok[2::3].count(b"kB") != n:
+        raise ParseError(f"{path}: malformed or truncated", path=path)
+    keys = tuple(tok[0::3])
+    layout = _ROLLUP_LAYOUTS.get(keys) or _rollup_layout(keys, path)
+    try:
+        vals = [int(v) << 10 for v in tok[1::3]]
+    except ValueError:
+        raise ParseError(f"{path}: malformed value", path=path) from None
+    return Rollup(pid, "smaps_rollup", *[vals[i] if i >= 0 else None for i in layout])
 
 
 def rollup_from_mappings(pid: int, maps: list[Mapping]) -> Rollup:

@@ -8,13 +8,13 @@ explicitly and nothing global is mutated.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 
 
-@dataclass(frozen=True, slots=True)
-class KernelRoot:
-    proc: str = "/proc"
-    sys: str = "/sys"
+class KernelRoot(namedtuple("KernelRoot", ["proc", "sys"], defaults=("/proc", "/sys"))):
+    """Paths of procfs and sysfs. Immutable (a named tuple: cheap to import on the `ps` hot path)."""
+
+    __slots__ = ()
 
     @classmethod
     def from_env(cls) -> "KernelRoot":

@@ -1,8 +1,14 @@
-"""Records of one process: its mappings (smaps), rollup, status, stat."""
+"""Records of one process: its mappings (smaps), rollup, status, stat.
+
+These records are immutable named tuples with properties rather than dataclasses: `memdive ps`
+builds hundreds of them within a time budget near the kernel's floor, and `import dataclasses`
+alone (it pulls in inspect) costs more than parsing every smaps_rollup of a machine.
+Use them as records: attribute access, `._asdict()`, `._replace()`; construct with keywords.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections import namedtuple
 
 # smaps keys (kB values) -> record field names; counts are bytes after parsing.
 SMAPS_KB_FIELDS: dict[bytes, str] = {
@@ -50,60 +56,45 @@ VMFLAG_WORDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MemCounters:
-    """The smaps counters, in bytes. None: this kernel does not report that counter."""
 
-    rss_bytes: int | None = None
-    pss_bytes: int | None = None
-    pss_dirty_bytes: int | None = None
-    pss_anon_bytes: int | None = None
-    pss_file_bytes: int | None = None
-    pss_shmem_bytes: int | None = None
-    shared_clean_bytes: int | None = None
-    shared_dirty_bytes: int | None = None
-    private_clean_bytes: int | None = None
-    private_dirty_bytes: int | None = None
-    referenced_bytes: int | None = None
-    anonymous_bytes: int | None = None
-    ksm_bytes: int | None = None
-    lazyfree_bytes: int | None = None
-    anon_huge_bytes: int | None = None
-    shmem_pmd_bytes: int | None = None
-    file_pmd_bytes: int | None = None
-    shared_hugetlb_bytes: int | None = None
-    private_hugetlb_bytes: int | None = None
-    swap_bytes: int | None = None
-    swap_pss_bytes: int | None = None
-    locked_bytes: int | None = None
+# The smaps counters, in bytes. None: this kernel does not report that counter.
+COUNTER_FIELDS: tuple[str, ...] = (
+    "rss_bytes", "pss_bytes", "pss_dirty_bytes", "pss_anon_bytes", "pss_file_bytes", "pss_shmem_bytes",
+    "shared_clean_bytes", "shared_dirty_bytes", "private_clean_bytes", "private_dirty_bytes",
+    "referenced_bytes", "anonymous_bytes", "ksm_bytes", "lazyfree_bytes", "anon_huge_bytes",
+    "shmem_pmd_bytes", "file_pmd_bytes", "shared_hugetlb_bytes", "private_hugetlb_bytes",
+    "swap_bytes", "swap_pss_bytes", "locked_bytes",
+)
+
+
+class _Counters:
+    """Derived figures shared by Mapping and Rollup."""
+
+    __slots__ = ()
 
     @property
     def uss_bytes(self) -> int:
         """Unique set size: private clean + private dirty (+ private hugetlb)."""
-        return (self.private_clean_bytes or 0) + (self.private_dirty_bytes or 0) + (
-            self.private_hugetlb_bytes or 0)
+        return (self.private_clean_bytes or 0) + (self.private_dirty_bytes or 0) + (  # type: ignore[attr-defined]
+            self.private_hugetlb_bytes or 0)  # type: ignore[attr-defined]
 
 
-COUNTER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MemCounters))
+_MAPPING_HEAD = ("start", "end", "perms", "offset", "dev", "inode", "name")
+_MAPPING_TAIL = ("size_bytes", "kernel_page_size_bytes", "mmu_page_size_bytes", "thp_eligible",
+                 "protection_key", "vmflags")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mapping(MemCounters):
-    """One VMA from /proc/PID/smaps (or maps, then all counters are None)."""
+class Mapping(_Counters, namedtuple("Mapping", _MAPPING_HEAD + COUNTER_FIELDS + _MAPPING_TAIL,
+                                    defaults=(None,) * (len(COUNTER_FIELDS) + len(_MAPPING_TAIL)))):
+    """One VMA from /proc/PID/smaps (or maps, then all counters are None).
 
-    start: int
-    end: int
-    perms: str                 # e.g. "rw-p"
-    offset: int
-    dev: str                   # "fd:01"
-    inode: int
-    name: str                  # exactly as the kernel printed it ("" for anonymous)
-    size_bytes: int | None = None
-    kernel_page_size_bytes: int | None = None
-    mmu_page_size_bytes: int | None = None
-    thp_eligible: bool | None = None
-    protection_key: int | None = None
-    vmflags: tuple[str, ...] | None = None   # two-letter codes; None when the kernel has no VmFlags line
+    start, end: addresses; perms "rw-p"; offset; dev "fd:01"; inode; name exactly as the kernel
+    printed it ("" for anonymous); the counters of COUNTER_FIELDS; size_bytes, kernel_page_size_bytes,
+    mmu_page_size_bytes; thp_eligible (bool|None); protection_key; vmflags (two-letter codes, or None
+    when the kernel prints no VmFlags line).
+    """
+
+    __slots__ = ()
 
     @property
     def length_bytes(self) -> int:
@@ -130,64 +121,35 @@ class Mapping(MemCounters):
         return tuple(VMFLAG_WORDS.get(f, f) for f in (self.vmflags or ()))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rollup(MemCounters):
-    """/proc/PID/smaps_rollup (or smaps summed when rollup is missing)."""
+class Rollup(_Counters, namedtuple("Rollup", ("pid", "source") + COUNTER_FIELDS,
+                                   defaults=("smaps_rollup",) + (None,) * len(COUNTER_FIELDS))):
+    """/proc/PID/smaps_rollup (source "smaps" when summed from smaps because rollup was missing)."""
 
-    pid: int
-    source: str = "smaps_rollup"   # or "smaps" when it fell back
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Status:
-    """/proc/PID/status: identity and the Vm* / Rss* lines, in bytes."""
+class Status(namedtuple("Status", "pid name state ppid uid euid threads vm other")):
+    """/proc/PID/status: identity and the Vm*/Rss* lines in bytes (`vm`: VmPeak, VmSize, VmLck, VmPin,
+    VmHWM, VmRSS, RssAnon, RssFile, RssShmem, VmData, VmStk, VmExe, VmLib, VmPTE, VmSwap, HugetlbPages);
+    `other`: every other line verbatim (Cpus_allowed_list, ...)."""
 
-    pid: int
-    name: str
-    state: str
-    ppid: int
-    uid: int                        # real uid
-    euid: int
-    threads: int
-    vm: dict[str, int] = field(default_factory=dict)  # VmPeak, VmSize, VmLck, VmPin, VmHWM, VmRSS,
-                                                        # RssAnon, RssFile, RssShmem, VmData, VmStk,
-                                                        # VmExe, VmLib, VmPTE, VmSwap, HugetlbPages
-    other: dict[str, str] = field(default_factory=dict)  # every other line, verbatim (Cpus_allowed_list, ...)
+    __slots__ = ()
 
     def vm_bytes(self, key: str) -> int | None:
         return self.vm.get(key)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stat:
-    """/proc/PID/stat fields memdive uses (proc(5) numbering in comments)."""
+_STAT_FIELDS = (
+    "pid comm state ppid flags minflt cminflt majflt cmajflt utime_ticks stime_ticks num_threads "
+    "starttime_ticks vsize_bytes rss_pages start_code end_code start_stack processor start_data end_data "
+    "start_brk arg_start arg_end env_start env_end")
 
-    pid: int
-    comm: str
-    state: str
-    ppid: int
-    flags: int                 # (9) PF_* flags; PF_KTHREAD = 0x00200000
-    minflt: int                # (10)
-    cminflt: int
-    majflt: int                # (12)
-    cmajflt: int
-    utime_ticks: int           # (14)
-    stime_ticks: int
-    num_threads: int           # (20)
-    starttime_ticks: int       # (22)
-    vsize_bytes: int           # (23)
-    rss_pages: int             # (24)
-    start_code: int            # (26) these address fields read 0 without ptrace access
-    end_code: int
-    start_stack: int           # (28)
-    processor: int             # (39)
-    start_data: int            # (45)
-    end_data: int
-    start_brk: int             # (47)
-    arg_start: int
-    arg_end: int
-    env_start: int
-    env_end: int               # (51)
+
+class Stat(namedtuple("Stat", _STAT_FIELDS)):
+    """/proc/PID/stat fields memdive uses: flags (PF_*), fault counts, CPU ticks, start time, vsize,
+    RSS in pages, and the address fields (start_code..env_end), which read 0 without ptrace access."""
+
+    __slots__ = ()
 
     @property
     def is_kernel_thread(self) -> bool:
