@@ -18,6 +18,9 @@ NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
     # name: (sources relative to src/memdive/native, extra cflags, libraries)
     "core": (["core/core.c"], ["-O2"], ["pthread"]),
     "pool": (["pool/pool.c", "pool/exitprobe.c"], ["-O2"], ["pthread"]),  # lock-free pool, exit probe
+    # benchmark kernels: built for the CPU it is installed on (-march=native), like STREAM
+    "bench": (["bench/team.c", "bench/stream.c", "bench/chase.c", "bench/misc.c"],
+              ["-O3", "-march=native", "-fopenmp-simd"], ["pthread", "m"]),
 }
 
 COMMON_CFLAGS = ["-std=gnu11", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=default"]
