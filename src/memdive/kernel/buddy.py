@@ -113,3 +113,102 @@ def read_pagetypeinfo(root: KernelRoot | None = None) -> PageTypeInfo:
     """AccessDenied without root (the file is 0400 since 5.4)."""
     p = resolve(root).proc_path("pagetypeinfo")
     return parse_pagetypeinfo(read_bytes(p, what=PAGETYPEINFO_HINT), p)
+
+
+def parse_extfrag_index(data: bytes) -> dict[tuple[int, str], tuple[int, ...]]:
+    """debugfs extfrag/unusable_index or extfrag_index -> {(node, zone): values in thousandths}."""
+    out = {}
+    for line in data.decode("ascii", "replace").splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] != "Node":
+            continue
+        vals = []
+        for tok in parts[4:]:
+            q, _, r = tok.partition(".")
+            try:   # '%d.%03d' of v / 1000 and v % 1000: '-1.000' is -1000, '0.-500' is -500
+                vals.append(int(q) * 1000 - int(r) if q.startswith("-") else int(q) * 1000 + int(r))
+            except ValueError:
+                raise ParseError(f"extfrag index: malformed value {tok!r}") from None
+        out[(int(parts[1].rstrip(",")), parts[3])] = tuple(vals)
+    return out
+
+
+def read_extfrag_index(debugfs: str, name: str = "unusable_index") -> dict[tuple[int, str], tuple[int, ...]]:
+    """The kernel's own indices from a mounted debugfs (DEBUGFS/extfrag/NAME; CONFIG_COMPACTION+DEBUG_FS)."""
+    p = f"{debugfs}/extfrag/{name}"
+    return parse_extfrag_index(read_bytes(p, what="debugfs is not mounted, or the kernel lacks CONFIG_DEBUG_FS"))
+
+
+# --- compaction and collapse (writes; callers ask for --yes) -------------------------------------------
+
+COMPACT_HINT = "triggering compaction needs root (and CONFIG_COMPACTION=y)"
+COLLAPSE_HINT = ("process_madvise(MADV_COLLAPSE) needs Linux 6.1+, CAP_SYS_NICE and ptrace access "
+                 "to the target: run as root")
+
+
+def compact_path(node: int | None, root: KernelRoot | None = None) -> str:
+    r = resolve(root)
+    return r.proc_path("sys/vm/compact_memory") if node is None else r.sys_path(
+        f"devices/system/node/node{node}/compact")
+
+
+def compact(node: int | None = None, root: KernelRoot | None = None) -> None:
+    """Compact every zone (node None: /proc/sys/vm/compact_memory) or one node's (nodeN/compact).
+
+    The write returns when the kernel has finished the pass (it runs in the writer's context)."""
+    import os
+
+    from ..errors import InvalidInput
+    from .io import write_text
+
+    p = compact_path(node, root)
+    if node is not None and not os.path.exists(p):
+        raise InvalidInput(f"node {node} has no compact file (no such node, or CONFIG_COMPACTION=n)", path=p)
+    write_text(p, "1", what=COMPACT_HINT)
+
+
+def collapse(pid: int, start: int, end: int) -> int:
+    """process_madvise(pidfd, [start, end), MADV_COLLAPSE): synchronous collapse to PMD-size THP.
+
+    Returns the bytes the kernel reports advised. The pidfd pins the process (no PID-reuse race).
+    Raises KernelFeatureMissing (EINVAL/ENOSYS before 6.1), AccessDenied (EPERM), or MemdiveError with the
+    kernel's errno for a range it could not collapse (EAGAIN: busy pages, ENOMEM: no huge page free).
+    """
+    import ctypes
+    import errno
+    import os
+
+    from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError
+    from . import libc as _libc
+
+    class IoVec(ctypes.Structure):
+        _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+    fd = _libc.pidfd_open(pid)
+    try:
+        iov = IoVec(start, end - start)
+        ret = _libc.libc().syscall(ctypes.c_long(_libc.syscall_nr("process_madvise")), ctypes.c_int(fd),
+                                   ctypes.byref(iov), ctypes.c_size_t(1), ctypes.c_int(_libc.MADV["collapse"]),
+                                   ctypes.c_uint(0))
+        if ret < 0:
+            e = ctypes.get_errno()
+            msg = f"process_madvise(MADV_COLLAPSE) on {start:#x}-{end:#x} of process {pid}: {os.strerror(e)}"
+            if e == errno.ENOSYS:
+                raise KernelFeatureMissing(msg, pid=pid, hint=COLLAPSE_HINT)
+            if e in (errno.EPERM, errno.EACCES):
+                raise AccessDenied(msg, pid=pid, hint=COLLAPSE_HINT)
+            if e == errno.ESRCH:
+                from ..errors import NoSuchProcess
+
+                raise NoSuchProcess(f"process {pid} exited", pid=pid)
+            hint = {errno.EINVAL: "the range is not a THP-eligible anonymous/shmem/file region, or the "
+                                  "kernel is older than 6.1 (no MADV_COLLAPSE)",
+                    errno.EAGAIN: "pages were busy (locked, under writeback, or pinned): try again",
+                    errno.ENOMEM: "no free huge page could be allocated: memory is fragmented; "
+                                  "see `memdive frag` and try --compact"}.get(e)
+            err = MemdiveError(msg, pid=pid, hint=hint)
+            err.errno = e  # type: ignore[attr-defined]
+            raise err
+        return int(ret)
+    finally:
+        os.close(fd)
