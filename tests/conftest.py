@@ -96,7 +96,10 @@ def memdive_cli():
     def run(*args: str, env=None, user: str | None = None, check: bool = False, timeout: float = 120):
         cmd = [sys.executable, "-m", "memdive", *args]
         if user:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+            import pwd
+
+            pw = pwd.getpwnam(user)
+            cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, check=check, timeout=timeout)
 
     return run

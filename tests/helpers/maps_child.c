@@ -2,7 +2,8 @@
  * Usage: maps_child ANON_MiB FILE FILE_READ_MiB SHARED_MiB
  *  - ANON_MiB of private anonymous memory, every page written (THP off for the region);
  *  - FILE mapped whole, its first FILE_READ_MiB read page by page;
- *  - SHARED_MiB of shared anonymous memory written here and read by a forked child of ours.
+ *  - SHARED_MiB of shared anonymous memory written here and read by a forked child of ours
+ *    (the other regions are MADV_DONTFORK, so only this one is shared).
  * Prints "ready anon=ADDR file=ADDR shared=ADDR child=PID" and sleeps until stdin closes.
  */
 #define _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -38,9 +40,14 @@ int main(int argc, char **argv) {
     if (s == MAP_FAILED) { perror("mmap shared"); return 1; }
     for (size_t i = 0; i < sh; i += pg) s[i] = 2;
 
+    /* Only the shared region goes to the child: fork would otherwise COW-share the others. */
+    madvise(a, anon, MADV_DONTFORK);
+    madvise((void *)f, st.st_size, MADV_DONTFORK);
     int p[2]; if (pipe(p)) return 1;
     pid_t child = fork();
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test's child */
+        if (getppid() == 1) _exit(0);
         volatile char *vs = s; long t = 0;
         for (size_t i = 0; i < sh; i += pg) t += vs[i];
         if (write(p[1], "x", 1) != 1) _exit(1);
