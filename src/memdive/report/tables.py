@@ -6,9 +6,17 @@ from typing import Iterable, Sequence
 
 
 def console(file=None):
+    """A rich Console; when output is not a terminal, lines are not folded at 80 columns."""
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console(file=file, highlight=False, soft_wrap=False)
+    out = file or sys.stdout
+    width = None
+    if not out.isatty() and "COLUMNS" not in os.environ:
+        width = 200
+    return Console(file=file, highlight=False, soft_wrap=False, width=width)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]],
@@ -19,9 +27,11 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
     t = Table(title=title, title_justify="left", show_footer=footer is not None, box=None,
               header_style="bold", pad_edge=False)
     right = set(right or ())
+    last = len(columns) - 1
     for i, c in enumerate(columns):
         t.add_column(c, justify="right" if i in right else "left",
-                     footer=str(footer[i]) if footer is not None else "", no_wrap=i in right)
+                     footer=str(footer[i]) if footer is not None else "", no_wrap=True,
+                     overflow="ellipsis" if i == last else "fold", ratio=1 if i == last else None)
     for r in rows:
         t.add_row(*(str(x) for x in r))
     return t

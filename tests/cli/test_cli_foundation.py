@@ -1,0 +1,104 @@
+"""The command as users run it: exit codes, one-line errors, --json, fixture roots, the default job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from memdive.cli import main
+from memdive.cli.registry import COMMANDS
+
+from ..conftest import FIXTURES
+
+
+def env_root(tag: str) -> dict:
+    return dict(os.environ, MEMDIVE_ROOT=str(FIXTURES / tag))
+
+
+def test_no_arguments_runs_the_overview(memdive_cli):
+    out = memdive_cli()
+    assert out.returncode == 0, out.stderr
+    assert "Memory" in out.stdout and "available" in out.stdout and "Top processes by PSS" in out.stdout
+
+
+def test_unknown_pid_is_one_line_exit_1(memdive_cli):
+    out = memdive_cli("maps", "999999999")
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "process 999999999 does not exist" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_debug_shows_traceback(memdive_cli):
+    out = memdive_cli("--debug", "maps", "999999999")
+    assert out.returncode == 1 and "Traceback" in out.stderr and "NoSuchProcess" in out.stderr
+
+
+def test_usage_errors_exit_2(memdive_cli):
+    assert memdive_cli("maps", "notapid").returncode == 2
+    assert memdive_cli("nosuchcommand").returncode == 2
+    assert memdive_cli("ps", "--sort", "bogus").returncode == 2
+    out = memdive_cli("ps", "--user", "no-such-user-xyz")
+    assert out.returncode == 2 and "no such user" in out.stderr
+
+
+def test_help_lists_every_command(memdive_cli):
+    out = memdive_cli("--help")
+    assert out.returncode == 0
+    for name in COMMANDS:
+        assert name in out.stdout
+
+
+def test_fixture_root_through_environment(memdive_cli):
+    out = memdive_cli("maps", "4242", "--json", env=env_root("linux-4.9"))
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    named = next(m for m in d["mappings"] if m["name"] == "[anon:md name]")
+    assert named["kind"] == "named-anon" and named["swap_bytes"] == 4096 and named["swap_pss_bytes"] == 2048
+    assert named["vmflags"] == [] and named["pss_dirty_bytes"] is None
+    out = memdive_cli("maps", "4243", env=env_root("linux-4.9"))
+    assert out.returncode == 1 and "zombie" in out.stderr
+    out = memdive_cli("sys", "--json", env=env_root("linux-4.9"))
+    d = json.loads(out.stdout)
+    assert d["pressure"] is None and "PSI" in d["pressure_unavailable"]
+    out = memdive_cli("sys", env=env_root("linux-4.9"))
+    assert out.returncode == 0 and "unavailable" in out.stdout
+
+
+def test_json_schema_is_stable(memdive_cli):
+    d = json.loads(memdive_cli("ps", "--json", env=env_root("linux-6.18")).stdout)
+    assert set(d) == {"processes", "totals", "denied", "vanished", "hint", "errors"}
+    assert set(d["processes"][0]) == {"pid", "uid", "user", "command", "rss_bytes", "pss_bytes", "uss_bytes",
+                                      "swap_bytes", "swap_pss_bytes", "pss_anon_bytes", "pss_file_bytes",
+                                      "pss_shmem_bytes", "cgroup"}
+    assert all(isinstance(d["processes"][0][k], int) for k in ("rss_bytes", "pss_bytes", "uss_bytes"))
+    s = json.loads(memdive_cli("sys", "--json", env=env_root("linux-6.18")).stdout)
+    for k in ("total_bytes", "used_bytes", "free_bytes", "available_bytes", "page_cache_bytes",
+              "committed_bytes", "commit_limit_bytes", "hugetlb_pools", "vmstat", "pressure", "top"):
+        assert k in s
+    m = json.loads(memdive_cli("maps", "4242", "--json", "--layout", env=env_root("linux-6.18")).stdout)
+    assert set(m) == {"pid", "exe", "mappings", "summary", "layout"}
+    assert {"by_kind", "by_file", "perms", "totals", "counters"} == set(m["summary"])
+
+
+def test_malformed_file_is_a_clear_error(tmp_path, memdive_cli):
+    d = tmp_path / "proc" / "77"
+    d.mkdir(parents=True)
+    (d / "stat").write_bytes(b"77 (x) S 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0" + b" 0" * 30 + b"\n")
+    (d / "smaps").write_bytes(b"this is not smaps\n")
+    out = memdive_cli("maps", "77", env=dict(os.environ, MEMDIVE_ROOT=str(tmp_path)))
+    assert out.returncode == 1 and "malformed" in out.stderr and "/77/smaps" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_in_process_main_returns_codes(capsys):
+    assert main(["maps", "999999999"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["ps", "--json", "--top", "1"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["processes"]) == 1
+
+
+def test_broken_pipe_is_quiet():
+    p = subprocess.run(f"{sys.executable} -m memdive ps | head -1", shell=True, capture_output=True, text=True)
+    assert p.returncode == 0 and "Traceback" not in p.stderr and "Error" not in p.stderr
