@@ -11,7 +11,7 @@ def ps_json(res: PsResult, procs: list[ProcessMemory], groups: list[GroupMemory]
     from .jsonout import to_jsonable
 
     out = {
-        "processes": to_jsonable(procs),
+        "processes": [dict(zip(ProcessMemory._fields, p)) for p in procs],   # all-scalar records
         "totals": to_jsonable(tot),
         "denied": res.denied,
         "vanished": res.vanished,

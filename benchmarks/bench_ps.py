@@ -1,0 +1,73 @@
+"""memdive ps vs the kernel's floor, smem and a psutil loop, on >= 400 processes.
+
+Starts enough `sleep` processes to have at least 400 (stops them by PID at the end), then in
+alternating rounds times, each as a whole command (interpreter start included):
+  floor    cat /proc/[0-9]*/smaps_rollup
+  bare     a bare Python loop reading every smaps_rollup (the issue's 1.28x)
+  memdive  memdive ps --json
+  smem     smem -t (Debian package smem)
+  psutil   memory_full_info() for every process (pip install psutil)
+Targets (issue 2): memdive <= 1.5x floor, >= 5x faster than smem, faster than psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from common import alternate, have, memdive_cmd, report, time_cmd
+
+BARE = ("import os\n"
+        "for p in os.listdir('/proc'):\n"
+        "    if p.isdigit():\n"
+        "        try:\n"
+        "            fd = os.open('/proc/' + p + '/smaps_rollup', os.O_RDONLY)\n"
+        "            os.read(fd, 65536); os.close(fd)\n"
+        "        except OSError: pass\n")
+PSUTIL = ("import psutil\n"
+          "for p in psutil.process_iter():\n"
+          "    try: p.memory_full_info(); p.cmdline(); p.username()\n"
+          "    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess): pass\n")
+
+
+def main(rounds: int = 11, want: int = 400) -> dict[str, float]:
+    have_now = sum(1 for p in os.listdir("/proc") if p.isdigit())
+    kids = [subprocess.Popen(["sleep", "600"]) for _ in range(max(0, want - have_now) + 20)]
+    try:
+        n = sum(1 for p in os.listdir("/proc") if p.isdigit())
+        print(f"processes: {n} ({len(kids)} started by this benchmark)")
+        cases = {
+            "floor: cat smaps_rollup": lambda: time_cmd(["sh", "-c", "cat /proc/[0-9]*/smaps_rollup >/dev/null 2>&1; true"]),
+            "bare python loop": lambda: time_cmd([sys.executable, "-c", BARE]),
+            "memdive ps --json": lambda: time_cmd(memdive_cmd() + ["ps", "--json"]),
+        }
+        if have("smem"):
+            cases["smem -t"] = lambda: time_cmd(["smem", "-t"])
+        else:
+            print("smem not installed (apt-get install smem): skipped")
+        try:
+            import psutil  # noqa: F401
+            cases["psutil memory_full_info loop"] = lambda: time_cmd([sys.executable, "-c", PSUTIL])
+        except ImportError:
+            print("psutil not installed (pip install psutil): skipped")
+        times = alternate(cases, rounds=rounds)
+        ratios = report(f"ps over {n} processes", times, "floor: cat smaps_rollup")
+        md = ratios["memdive ps --json"]
+        print(f"\nmemdive / floor = {md:.2f}x (target <= 1.5x)")
+        if "smem -t" in ratios:
+            print(f"smem / memdive = {ratios['smem -t'] / md:.1f}x (target >= 5x)")
+        if "psutil memory_full_info loop" in ratios:
+            print(f"psutil / memdive = {ratios['psutil memory_full_info loop'] / md:.2f}x (target > 1x)")
+        return ratios
+    finally:
+        for k in kids:
+            k.send_signal(signal.SIGKILL)
+        for k in kids:
+            k.wait()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(__file__))
+    main()
