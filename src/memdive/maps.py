@@ -150,7 +150,7 @@ class Segment:
 @dataclass(frozen=True, slots=True)
 class Layout:
     pid: int
-    segments: list[Segment]       # from high addresses to low
+    segments: list[Segment]       # by end address, high to low; a contained segment follows its container
     addresses_hidden: bool        # stat's code/data/stack fields read 0 (no ptrace access)
 
 
@@ -201,5 +201,7 @@ def layout(maps: list[Mapping], stat: Stat) -> Layout:
     for m in maps:
         if m.name in _VDSO:
             segs.append(Segment(m.name.strip("[]"), m.start, m.end))
-    segs.sort(key=lambda s: (s.start, s.end), reverse=True)
+    # High addresses first; a segment inside another (args and env inside the stack mapping,
+    # the vdso inside the mmap area) comes right after its container.
+    segs.sort(key=lambda s: (s.end, s.size_bytes), reverse=True)
     return Layout(pid=stat.pid, segments=segs, addresses_hidden=hidden)

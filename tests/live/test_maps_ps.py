@@ -108,8 +108,10 @@ def test_layout_segments_match_stat(known):
     assert seg["text"].start == st.start_code and seg["text"].end == st.end_code
     assert seg["heap"].start == st.start_brk
     assert seg["args"].start == st.arg_start and seg["env"].end == st.env_end
-    starts = [s.start for s in lay.segments]
-    assert starts == sorted(starts, reverse=True)
+    ends = [s.end for s in lay.segments]
+    assert ends == sorted(ends, reverse=True)
+    stack = seg["stack"]
+    assert stack.start <= seg["args"].start and seg["env"].end <= stack.end   # argv and env live in the stack
 
 
 def test_vanished_and_zombie_processes(cbuild):

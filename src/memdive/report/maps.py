@@ -90,16 +90,23 @@ def layout_text(lay: Layout, width: int = 40):
     if lay.addresses_hidden:
         t.append("  text/data/bss/args/env need ptrace access to the process (run as root or as its owner)\n",
                  style="italic")
+    outer: list = []          # enclosing segments (args/env sit inside the stack mapping)
     prev = None
     for s in lay.segments:
-        if prev is not None and prev.start > s.end:
-            t.append(f"{'':>16}   {'':{width}}   ... gap {human_bytes(prev.start - s.end)}\n", style="dim")
+        while outer and not (outer[-1].start <= s.start and s.end <= outer[-1].end):
+            outer.pop()
+        depth = len(outer)
+        if depth == 0 and prev is not None and prev.start > s.end:
+            t.append(f"{'':>18} {'':{width}}   ... gap {human_bytes(prev.start - s.end)}\n", style="dim")
         n = max(1, int(width * math.log2(max(s.size_bytes, 1)) / 47)) if s.size_bytes else 0
-        t.append(f"{s.end:#016x} ")
+        t.append(f"{s.end:#018x} ")
         t.append("█" * n + " " * (width - n), style=_COLORS.get(s.name, "white"))
-        t.append(f"  {s.name:<8} {human_bytes(s.size_bytes):>8}  {s.note}\n")
-        t.append(f"{s.start:#016x}\n", style="dim")
-        prev = s
+        label = ("  " * depth + ("└ " if depth else "") + s.name)
+        t.append(f"  {label:<14} {human_bytes(s.size_bytes):>8}  {s.note}\n")
+        t.append(f"{s.start:#018x}\n", style="dim")
+        outer.append(s)
+        if depth == 0:
+            prev = s
     return t
 
 
