@@ -8,6 +8,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sys": ("memdive.cli.commands.sys", "the machine's memory at a glance (the default command)"),
     "maps": ("memdive.cli.commands.maps", "a process's address space: every mapping, summaries, layout"),
     "ps": ("memdive.cli.commands.ps", "processes by RSS/PSS/USS/swap, grouped by user, command or cgroup"),
+    "thp": ("memdive.cli.commands.thp", "transparent huge pages: settings, a process's use and why not, collapse"),
+    "hugetlb": ("memdive.cli.commands.hugetlb", "hugetlb pools per size and node, mounts, reserve/release, check"),
+    "frag": ("memdive.cli.commands.frag", "free blocks by order, fragmentation indices, compaction (before/after)"),
     "numa": ("memdive.cli.commands.numa", "NUMA nodes, a process's pages per node, migrate pages, run under a policy"),
     "ctl": ("memdive.cli.commands.ctl", "a process's OOM score, memory limits, overcommit; run with them set"),
 }

@@ -3,6 +3,7 @@ and synchronous collapse through process_madvise(MADV_COLLAPSE)."""
 
 from __future__ import annotations
 
+import errno
 import os
 
 from ..kernel import buddy, procfs, sysmm
@@ -152,11 +153,13 @@ def collapse_targets(pid: int, root: KernelRoot | None = None, min_bytes: int | 
     pmd = settings.pmd_size_bytes or DEFAULT_PMD
     out = []
     for m in procfs.read_smaps(pid, r):
-        if kind_of(m) not in ANON_KINDS | SHMEM_KINDS or "ht" in (m.vmflags or ()):
+        flags = m.vmflags or ()
+        if kind_of(m) not in ANON_KINDS | SHMEM_KINDS or "ht" in flags or "nh" in flags:
             continue
         first = -(-m.start // pmd) * pmd
         last = m.end // pmd * pmd
-        if last - first >= max(pmd, min_bytes or 0) and (m.rss_bytes or 0) > 0:
+        huge = (m.anon_huge_bytes or 0) + (m.shmem_pmd_bytes or 0)
+        if last - first >= max(pmd, min_bytes or 0) and (m.rss_bytes or 0) > 0 and huge < last - first:
             out.append((first, last))
     return out
 
@@ -168,8 +171,19 @@ def collapse(pid: int, start: int | None = None, end: int | None = None,
     One result per range; a range the kernel refuses is reported with its errno, the others go on."""
     from ..errors import MemdiveError
 
+    from ..errors import InvalidInput
+
     r = resolve(root)
-    ranges = [(start, end)] if start is not None and end is not None else collapse_targets(pid, r)
+    if start is not None and end is not None:
+        if end <= start:
+            raise InvalidInput(f"empty range {start:#x}-{end:#x}")
+        maps = procfs.read_maps(pid, r)
+        if not any(m.start < end and m.end > start for m in maps):
+            raise InvalidInput(f"process {pid} has nothing mapped in {start:#x}-{end:#x}", pid=pid,
+                               hint=f"see `memdive thp {pid}` for its regions")
+        ranges = [(start, end)]
+    else:
+        ranges = collapse_targets(pid, r)
     results = []
     for a, b in ranges:
         before_maps = procfs.read_smaps(pid, r)
@@ -180,7 +194,8 @@ def collapse(pid: int, start: int | None = None, end: int | None = None,
         except MemdiveError as e:
             if getattr(e, "errno", None) is None:
                 raise  # no such process, no permission, no kernel support: nothing else will work either
-            ok, err = False, e.one_line()
+            code = getattr(e, "errno", 0)
+            ok, err = False, f"{errno.errorcode.get(code, code)}: {e.hint or os.strerror(code)}"
         after_maps = procfs.read_smaps(pid, r)
         results.append(CollapseResult(
             pid=pid, start=a, end=b, ok=ok, error=err,

@@ -158,13 +158,16 @@ def compact(node: int | None = None, root: KernelRoot | None = None) -> None:
     The write returns when the kernel has finished the pass (it runs in the writer's context)."""
     import os
 
-    from ..errors import InvalidInput
+    from ..errors import AccessDenied, InvalidInput
     from .io import write_text
 
     p = compact_path(node, root)
     if node is not None and not os.path.exists(p):
         raise InvalidInput(f"node {node} has no compact file (no such node, or CONFIG_COMPACTION=n)", path=p)
-    write_text(p, "1", what=COMPACT_HINT)
+    try:
+        write_text(p, "1", what=COMPACT_HINT)
+    except AccessDenied:
+        raise AccessDenied(f"permission denied writing {p}", path=p, hint=COMPACT_HINT) from None
 
 
 def collapse(pid: int, start: int, end: int) -> int:
@@ -204,8 +207,8 @@ def collapse(pid: int, start: int, end: int) -> int:
             hint = {errno.EINVAL: "the range is not a THP-eligible anonymous/shmem/file region, or the "
                                   "kernel is older than 6.1 (no MADV_COLLAPSE)",
                     errno.EAGAIN: "pages were busy (locked, under writeback, or pinned): try again",
-                    errno.ENOMEM: "no free huge page could be allocated: memory is fragmented; "
-                                  "see `memdive frag` and try --compact"}.get(e)
+                    errno.ENOMEM: "no free huge page could be had (memory fragmented: see `memdive frag`), "
+                                  "or part of the range is not mapped"}.get(e)
             err = MemdiveError(msg, pid=pid, hint=hint)
             err.errno = e  # type: ignore[attr-defined]
             raise err

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import InvalidInput, KernelFeatureMissing, ParseError
+from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, ParseError
 from ..models.hugepages import HugetlbMount, HugetlbNodePool, HugetlbPool
 from .io import read_bytes, read_optional, write_text
 from .root import KernelRoot, resolve
@@ -140,4 +140,7 @@ def write_nr_hugepages(size_bytes: int, count: int, node: int | None = None,
     if not os.path.exists(p):
         where = f" on node {node}" if node is not None else ""
         raise InvalidInput(f"no hugetlb pool of {size_bytes // 1024} kB{where}", path=p)
-    write_text(p, str(count), what=WRITE_HINT)
+    try:
+        write_text(p, str(count), what=WRITE_HINT)
+    except AccessDenied:
+        raise AccessDenied(f"permission denied writing {p}", path=p, hint=WRITE_HINT) from None
