@@ -201,6 +201,7 @@ def read_nodes(root: KernelRoot | None = None) -> list[Node]:
 # --- numa_maps -------------------------------------------------------------------------------------
 
 _COUNTER = re.compile(rb"^([A-Za-z_]+\d*|N\d+)=(\d+)$")
+_POLICY = re.compile(rb"^[a-z][a-z ()]*(=[a-z|]+)?(:[0-9,-]+)?$")
 _OCTAL = re.compile(r"\\([0-7]{3})")
 _MODES_TEXT = {
     "default": "default", "prefer": "preferred", "bind": "bind", "interleave": "interleave", "local": "local",
@@ -240,9 +241,10 @@ def _parse_numa_line(line: bytes, path: str) -> NumaMapping:
                          or _COUNTER.match(toks[i])):
         pol.append(toks[i])
         i += 1
-    if not pol:
-        raise ParseError(f"{path}: no policy in {line[:80]!r}", path=path)
+    if not pol or not _POLICY.match(b" ".join(pol)):
+        raise ParseError(f"{path}: no valid policy in {line[:80]!r}", path=path)
     rec: dict = {"start": start, "policy": b" ".join(pol).decode("ascii", "replace")}
+    huge_tail = False
     if i < n and toks[i].startswith(b"file="):
         # seq_path escapes spaces (\040); a kernel or tool that did not is still parsed right: the path
         # runs to the first counter token, and a trailing " huge" is the hugetlb flag.
@@ -251,7 +253,8 @@ def _parse_numa_line(line: bytes, path: str) -> NumaMapping:
         while i < n and not _COUNTER.match(toks[i]):
             parts.append(toks[i])
             i += 1
-        if len(parts) > 1 and parts[-1] == b"huge":
+        huge_tail = len(parts) > 1 and parts[-1] == b"huge"
+        if huge_tail:
             parts.pop()
             rec["huge"] = True
         rec["file"] = unescape(b" ".join(parts).decode("utf-8", "surrogateescape"))
@@ -283,6 +286,10 @@ def _parse_numa_line(line: bytes, path: str) -> NumaMapping:
             other[k.decode("ascii", "replace")] = v   # unknown keys (newer kernels) kept, not fatal
     rec["pages_by_node"] = nodes
     rec["other"] = other
+    if rec.get("huge") and rec.get("file") is not None and huge_tail and rec.get("page_size_bytes", 4096) <= 4096:
+        # an unescaped path ending in " huge" on a base-page mapping: the word was part of the name
+        rec["huge"] = False
+        rec["file"] += " huge"
     return NumaMapping(**rec)
 
 
