@@ -48,11 +48,13 @@ def overview_renderables(s: SystemMemory):
         psi = Text(f"Pressure (PSI): unavailable — {s.pressure_unavailable}")
     vm_rows = []
     for g, d in s.vmstat.items():
+        cells = []
         for k, v in d.items():
             rate = s.vmstat_rates[g][k] if s.vmstat_rates else None
-            vm_rows.append((g, k, f"{v:,}", f"{rate:,.1f}/s" if rate is not None else ""))
-    vm = table("vmstat since boot" + (" (and rate)" if s.vmstat_rates else ""),
-               ["group", "counter", "total", ""], vm_rows, right=(2, 3))
+            cells.append(f"{k} {v:,}" + (f" ({rate:,.1f}/s)" if rate is not None else ""))
+        vm_rows.append((g, ", ".join(cells)))
+    vm = table("vmstat since boot" + (" (rate over the interval)" if s.vmstat_rates else ""),
+               ["", "counters"], vm_rows)
     top = table("Top processes by PSS", ["PID", "PSS", "RSS", "USS", "Swap", "Command"],
                 [(p.pid, human_bytes(p.pss_bytes), human_bytes(p.rss_bytes), human_bytes(p.uss_bytes),
                   human_bytes(p.swap_bytes), escape(p.command, 60)) for p in s.top], right=(0, 1, 2, 3, 4))

@@ -27,11 +27,15 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
     t = Table(title=title, title_justify="left", show_footer=footer is not None, box=None,
               header_style="bold", pad_edge=False)
     right = set(right or ())
+    rows = [tuple(str(x) for x in r) for r in rows]
     last = len(columns) - 1
     for i, c in enumerate(columns):
+        # Every column but the last keeps its full width; the last one takes the rest and is cut with "…".
+        need = max([len(c)] + [len(r[i]) for r in rows] + ([len(str(footer[i]))] if footer is not None else []))
         t.add_column(c, justify="right" if i in right else "left",
                      footer=str(footer[i]) if footer is not None else "", no_wrap=True,
-                     overflow="ellipsis" if i == last else "fold", ratio=1 if i == last else None)
+                     overflow="ellipsis" if i == last else "fold", ratio=1 if i == last else None,
+                     min_width=None if i == last else need)
     for r in rows:
-        t.add_row(*(str(x) for x in r))
+        t.add_row(*r)
     return t
