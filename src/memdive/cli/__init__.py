@@ -63,8 +63,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memdive {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        if only is None or name == only:
+        if name == only:
             _add_command(sub, name)
+        else:  # listed from the registry alone: only the command being run is imported
+            sub.add_parser(name, help=COMMANDS[name][1], add_help=False)
     return parser
 
 
