@@ -81,7 +81,7 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
                 if not any(r.free_blocks):
                     continue
                 rows.append((r.node, r.zone, r.migrate_type) + tuple(
-                    f">{b:,}" if c else f"{b:,}" for b, c in zip(r.free_blocks, r.capped)))
+                    f">{b}" if c else f"{b:,}" for b, c in zip(r.free_blocks, r.capped)))
             out.append(table(f"Free blocks per migrate type (/proc/pagetypeinfo; pageblock order "
                              f"{pt.pageblock_order}, {pt.pages_per_block} pages)",
                              ["node", "zone", "type"] + [str(k) for k in range(len(pt.free[0].free_blocks))],
