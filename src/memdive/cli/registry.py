@@ -13,6 +13,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "frag": ("memdive.cli.commands.frag", "free blocks by order, fragmentation indices, compaction (before/after)"),
     "numa": ("memdive.cli.commands.numa", "NUMA nodes, a process's pages per node, migrate pages, run under a policy"),
     "ctl": ("memdive.cli.commands.ctl", "a process's OOM score, memory limits, overcommit; run with them set"),
+    "top": ("memdive.cli.commands.top", "live view: system line and processes by PSS/USS/RSS/swap/faults"),
+    "record": ("memdive.cli.commands.record", "record system and per-process memory into an SQLite file"),
+    "replay": ("memdive.cli.commands.replay", "a recording at a chosen time, as sys/ps show it; CSV/Parquet export"),
+    "plot": ("memdive.cli.commands.plot", "plot a recording: memory, processes' PSS, faults, PSI over time"),
+    "exporter": ("memdive.cli.commands.exporter", "Prometheus /metrics: system, PSI, vmstat, buddyinfo, NUMA, groups"),
+    "alloc": ("memdive.cli.commands.alloc", "allocators compared on a command; placed buffers and what they got"),
 }
 
 DEFAULT_COMMAND = "sys"
