@@ -106,6 +106,10 @@ def mlock(addr: int, length: int, onfault: bool = False, hint: str | None = None
         check(libc().mlock(ctypes.c_void_p(addr), length), "mlock", hint=hint)
 
 
+def mprotect(addr: int, length: int, prot: int) -> None:
+    check(libc().mprotect(ctypes.c_void_p(addr), length, prot), "mprotect")
+
+
 def munlock(addr: int, length: int) -> None:
     check(libc().munlock(ctypes.c_void_p(addr), length), "munlock")
 
