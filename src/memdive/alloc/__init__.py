@@ -1,0 +1,31 @@
+"""memdive.alloc: placement-aware buffers, a lock-free slot pool, an arena, and allocator comparison.
+
+    buffer(nbytes, pages="4k"|"thp"|"hugetlb"|"auto", node=None, lock=False, populate=False, align=64)
+    Pool(slot_size, count, buffer=None)     lock-free, ABA-safe slots (C core), double free detected
+    Arena(buffer)                           first fit with splitting and coalescing, fragmentation stats
+    compare(argv, allocators=None, repeat=3) the command under glibc/jemalloc/tcmalloc/mimalloc, measured
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "buffer": "buffer", "Buffer": "buffer", "BufferInUse": "buffer",
+    "measure_range": "measure",
+    "Pool": "pool", "PoolError": "pool",
+    "Arena": "arena",
+    "compare": "compare", "allocators": "compare",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'memdive.alloc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"memdive.alloc.{mod}"), name)
+    globals()[name] = value
+    return value
