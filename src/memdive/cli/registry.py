@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("memdive.cli.commands.plot", "plot a recording: memory, processes' PSS, faults, PSI over time"),
     "exporter": ("memdive.cli.commands.exporter", "Prometheus /metrics: system, PSI, vmstat, buddyinfo, NUMA, groups"),
     "alloc": ("memdive.cli.commands.alloc", "allocators compared on a command; placed buffers and what they got"),
+    "trace": ("memdive.cli.commands.trace", "trace a program's allocations: leaks, peak heap, call sites, RSS owners"),
 }
 
 DEFAULT_COMMAND = "sys"

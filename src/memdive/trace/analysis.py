@@ -1,0 +1,354 @@
+"""From a Trace to a report: totals, peak and when, leaks, call sites, heap state, the resident join.
+
+Everything is vectorised over the event array (numpy): frees are matched to allocations by sorting
+heap events by (address, time); the heap curve is a cumulative sum of signed sizes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..models.trace import CallSite, HeapInfo, ResidentJoin, TraceReport
+from . import reader as R
+from .symbolize import Maps, Symbolizer
+
+# libc functions that allocate on the caller's behalf: a block they return is the caller's to free
+_ON_BEHALF = re.compile(r"^(strn?dup|v?asprintf|getline|getdelim|open_memstream|open_wmemstream|realpath|"
+                        r"scandir|backtrace_symbols|tempnam|get_current_dir_name|getcwd|wcsdup|fopen|fdopen|"
+                        r"fopencookie|opendir|fdopendir|popen|newlocale|duplocale|regcomp|glob|getaddrinfo|"
+                        r"tsearch|hcreate|setenv|putenv|strerror|dlopen|dlerror|pthread_create|qsort)")
+_RUNTIME = ("libc.so", "ld-linux", "libpthread", "libdl.so", "libmemdive_shim")
+
+
+def _plain(fn: str) -> str:
+    """glibc's internal aliases -> the public name: __GI___strdup, _IO_new_fopen, __libc_calloc -> strdup..."""
+    fn = fn.split("(", 1)[0]
+    for pre in ("__GI_", "_IO_new_", "__libc_", "__"):
+        if fn.startswith(pre):
+            fn = fn[len(pre):]
+    return fn.lstrip("_")
+
+
+@dataclass
+class Analysis:
+    """Intermediate arrays kept for the flame graph and timeline renderers."""
+    report: TraceReport
+    trace: R.Trace
+    symbolizer: Symbolizer
+    timeline_s: np.ndarray       # seconds
+    timeline_heap: np.ndarray    # live requested bytes (heap + program mmaps)
+    site_peak: dict[int, int]    # stack id -> bytes live at peak
+    site_leaked: dict[int, int]  # stack id -> bytes leaked (not runtime-internal)
+    internal_sites: set[int]
+
+
+def report(path: str, top: int = 10) -> Analysis:
+    return analyze(R.load(path), top=top)
+
+
+def _heap(ev: np.ndarray):
+    func = ev["func"]
+    is_alloc = np.isin(func, R.ALLOC_FUNCS)
+    is_free = np.isin(func, R.FREE_FUNCS)
+    is_map = np.isin(func, R.MAP_FUNCS)
+    is_unmap = np.isin(func, R.UNMAP_FUNCS)
+    n = ev.size
+    size = ev["size"].astype(np.int64)
+    delta = np.zeros(n, np.int64)
+    freed_at = np.full(n, -1, np.int64)
+    # heap blocks: a free matches the previous event at the same address if that was an allocation
+    h = np.flatnonzero(is_alloc | is_free)
+    if h.size:
+        order = h[np.lexsort((h, ev["addr"][h]))]
+        a = ev["addr"][order]
+        k = is_alloc[order]
+        m = (a[1:] == a[:-1]) & k[:-1] & ~k[1:]
+        al, fr = order[:-1][m], order[1:][m]
+        freed_at[al] = fr
+        delta[is_alloc] = size[is_alloc]
+        delta[fr] = -size[al]
+    # the program's own mmaps: intervals, partial munmap allowed (few events: a plain loop)
+    mp = np.flatnonzero(is_map | is_unmap)
+    if mp.size:
+        starts: list[int] = []
+        regions: dict[int, list[int]] = {}     # start -> [end, event index]
+        addr, sz = ev["addr"], ev["size"]
+        for i in mp.tolist():
+            lo, hi = int(addr[i]), int(addr[i]) + int(sz[i])
+            if is_map[i]:
+                j = bisect.bisect_left(starts, lo)
+                starts.insert(j, lo)
+                regions[lo] = [hi, i]
+                delta[i] += hi - lo
+                continue
+            hi = lo + ((int(sz[i]) + 4095) & ~4095)
+            j = max(bisect.bisect_right(starts, lo) - 1, 0)
+            while j < len(starts) and starts[j] < hi:
+                s = starts[j]
+                e, owner = regions[s]
+                ov = min(e, hi) - max(s, lo)
+                if ov <= 0:
+                    j += 1
+                    continue
+                delta[i] -= ov
+                del starts[j]
+                del regions[s]
+                if s < lo:        # keep the head
+                    starts.insert(j, s)
+                    regions[s] = [lo, owner]
+                    j += 1
+                if e > hi:        # keep the tail (same owner)
+                    k2 = bisect.bisect_left(starts, hi)
+                    starts.insert(k2, hi)
+                    regions[hi] = [e, owner]
+                    if k2 <= j:
+                        j += 1
+                if s >= lo and e <= hi:
+                    freed_at[owner] = i if freed_at[owner] < 0 else freed_at[owner]
+        # mapped regions that survive: owners stay live (freed_at -1); partly unmapped ones count as live
+        live_owner = {o for _e, o in regions.values()}
+        for o in np.flatnonzero(is_map).tolist():
+            if o in live_owner:
+                freed_at[o] = -1
+    return is_alloc, is_free, is_map, delta, freed_at
+
+
+def _temporary(ev: np.ndarray, is_alloc: np.ndarray, freed_at: np.ndarray) -> np.ndarray:
+    """heaptrack's temporary allocation: freed with no other allocation in between, in the same thread."""
+    n = ev.size
+    if not n:
+        return np.zeros(0, bool)
+    order = np.lexsort((np.arange(n), ev["thread"]))
+    pos = np.empty(n, np.int64)
+    pos[order] = np.arange(n)
+    al = np.flatnonzero(is_alloc & (freed_at >= 0))
+    fr = freed_at[al]
+    ok = (ev["thread"][fr] == ev["thread"][al]) & (pos[fr] == pos[al] + 1)
+    out = np.zeros(n, bool)
+    out[al[ok]] = True
+    return out
+
+
+def _site_sums(stack: np.ndarray, mask: np.ndarray, weights: np.ndarray | None = None) -> dict[int, int]:
+    s = stack[mask]
+    if not s.size:
+        return {}
+    u, inv = np.unique(s, return_inverse=True)
+    tot = np.bincount(inv, weights=None if weights is None else weights[mask].astype(np.float64), minlength=u.size)
+    return {int(k): int(v) for k, v in zip(u, tot)}
+
+
+def _resident(snap: R.Snapshot, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Resident bytes of each block [lo, hi), total resident bytes in the snapshot ranges, and the resident
+    bytes of pages no block touches (free but held)."""
+    res = np.zeros(lo.size, np.int64)
+    if not snap.ranges.size or not lo.size:
+        tot = int(sum(int(b.sum()) for b in snap.bits)) * 4096
+        return res, tot, tot
+    starts = snap.ranges[:, 0].astype(np.int64)
+    ends = snap.ranges[:, 1].astype(np.int64)
+    offs = np.zeros(len(snap.bits) + 1, np.int64)
+    for i, b in enumerate(snap.bits):
+        offs[i + 1] = offs[i] + b.size
+    present = np.concatenate(snap.bits) if snap.bits else np.zeros(0, bool)
+    cum = np.concatenate([[0], np.cumsum(present, dtype=np.int64)])
+    covered = np.zeros(present.size + 1, np.int64)
+    lo = lo.astype(np.int64)
+    hi = hi.astype(np.int64)
+    r = np.searchsorted(starts, lo, side="right") - 1
+    ok = (r >= 0) & (hi > lo)
+    ok &= np.where(r >= 0, hi <= ends[np.maximum(r, 0)], False)
+    idx = np.flatnonzero(ok)
+    if idx.size:
+        rr = r[idx]
+        base = starts[rr]
+        p0 = (lo[idx] - base) // 4096
+        p1 = (hi[idx] - 1 - base) // 4096
+        g0 = offs[rr] + p0
+        g1 = offs[rr] + p1
+        full = (cum[g1 + 1] - cum[g0]) * 4096
+        # trim the partial first and last pages
+        head = (lo[idx] - base) - p0 * 4096
+        tail = (p1 + 1) * 4096 - (hi[idx] - base)
+        full -= np.where(present[g0], head, 0)
+        full -= np.where(present[g1], tail, 0)
+        res[idx] = full
+        np.add.at(covered, g0, 1)
+        np.add.at(covered, g1 + 1, -1)
+    touched = np.cumsum(covered)[:-1] > 0
+    total = int(present.sum()) * 4096
+    held = int((present & ~touched).sum()) * 4096
+    return res, total, held
+
+
+def _mallinfo(tr: R.Trace) -> list[HeapInfo]:
+    out = []
+    infos = {ts: raw for ts, raw in tr.malloc_info}
+    for ts, v, reason in tr.mallinfo:
+        arena, ordblks, _smblks, hblks, hblkhd, _usm, fsmblks, uord, ford, keep = v
+        xml = infos.get(ts)
+        if xml is None and tr.malloc_info:
+            xml = min(tr.malloc_info, key=lambda t: abs(t[0] - ts))[1]
+        arenas = xml.count(b"<heap nr=") if xml else 0
+        out.append(HeapInfo(reason=R.REASONS.get(reason, str(reason)), time_seconds=ts / 1e9, arena_bytes=arena,
+                            in_use_bytes=uord, free_held_bytes=ford, top_pad_bytes=keep, mmapped_bytes=hblkhd,
+                            mmapped_chunks=hblks, free_chunks=ordblks, fastbin_bytes=fsmblks, arenas=arenas,
+                            allocator=tr.allocator))
+    return out
+
+
+def analyze(tr: R.Trace, top: int = 10) -> Analysis:
+    ev = tr.events
+    n = ev.size
+    is_alloc, is_free, is_map, delta, freed_at = _heap(ev)
+    curve = np.cumsum(delta) if n else np.zeros(0, np.int64)
+    heap_only = np.cumsum(np.where(is_alloc | is_free, delta, 0)) if n else curve
+    peak_i = int(np.argmax(heap_only)) if n else -1
+    peak = int(heap_only[peak_i]) if n else 0
+    peak_ts = int(ev["ts"][peak_i]) if n else 0
+    mmap_curve = curve - heap_only
+    idx = np.arange(n)
+    live_at_peak = is_alloc & (idx <= peak_i) & ((freed_at < 0) | (freed_at > peak_i))
+    leaked = (is_alloc | is_map) & (freed_at < 0)
+    temp = _temporary(ev, is_alloc, freed_at)
+    stack = ev["stack"]
+    size = ev["size"]
+
+    maps = Maps(tr.maps)
+    sym = Symbolizer(maps)
+    # runtime-internal blocks (stdio buffers, locale, loader): every frame in libc/ld.so, or the innermost
+    # non-allocator frame is a libc function that does not allocate on the caller's behalf
+    leak_stacks = np.unique(stack[leaked & is_alloc])
+    internal: set[int] = set()
+    for sid in leak_stacks.tolist():
+        pcs = tr.stacks.get(sid)
+        if not pcs:
+            continue
+        objs = [maps.find(a) for a in pcs]
+        names = [o[3] if o else "" for o in objs]
+        if all(any(r in nm for r in _RUNTIME) for nm in names):
+            internal.add(sid)
+            continue
+        if names and any(r in names[0] for r in _RUNTIME):
+            inner = [a for a, nm in zip(pcs, names) if any(r in nm for r in _RUNTIME)]
+            frames = sym.stack(inner[:8])
+            fns = [f.function for f in frames]
+            if not any(_ON_BEHALF.match(_plain(fn)) for fn in fns):
+                internal.add(sid)
+    internal_arr = np.isin(stack, np.fromiter(internal, np.uint32, len(internal))) if internal else np.zeros(n, bool)
+    real_leak = leaked & ~internal_arr
+
+    calls = {}
+    counts = np.bincount(ev["func"], minlength=len(R.FUNCS)) if n else np.zeros(len(R.FUNCS), np.int64)
+    for f, name in enumerate(R.FUNCS):
+        if f and counts[f]:
+            calls[name] = int(counts[f])
+
+    alloc_mask = is_alloc | is_map
+    site_count = _site_sums(stack, alloc_mask)
+    site_bytes = _site_sums(stack, alloc_mask, size)
+    site_peak = _site_sums(stack, live_at_peak, size)
+    site_peak_n = _site_sums(stack, live_at_peak)
+    site_leak = _site_sums(stack, real_leak, size)
+    site_leak_n = _site_sums(stack, real_leak)
+    site_temp = _site_sums(stack, temp)
+    map_sites = set(np.unique(stack[is_map]).tolist()) if n else set()
+
+    # the resident join: peak (the snapshot nearest the peak) and exit
+    resident: list[ResidentJoin] = []
+    res_peak: dict[int, int] = {}
+    res_exit: dict[int, int] = {}
+    snaps = tr.snapshots
+    peak_snaps = [s for s in snaps if s.reason in ("peak", "signal")]
+    chosen: list[tuple[str, R.Snapshot]] = []
+    if peak_snaps and n:
+        chosen.append(("peak", min(peak_snaps, key=lambda s: abs(s.ts_ns - peak_ts))))
+    exits = [s for s in snaps if s.reason == "exit"]
+    if exits:
+        chosen.append(("exit", exits[-1]))
+    for label, s in chosen:
+        at = int(np.searchsorted(ev["ts"], s.ts_ns + 1, side="right")) - 1 if n else -1
+        live = (is_alloc | is_map) & (idx <= at) & ((freed_at < 0) | (freed_at > at))
+        li = np.flatnonzero(live)
+        lo = ev["addr"][li]
+        hi = lo + ev["size"][li]
+        rb, total, held = _resident(s, lo, hi)
+        if li.size:
+            u, inv = np.unique(stack[li], return_inverse=True)
+            sums = np.bincount(inv, weights=rb.astype(np.float64), minlength=u.size)
+            d = {int(k): int(v) for k, v in zip(u, sums)}
+        else:
+            d = {}
+        (res_peak if label == "peak" else res_exit).update(d)
+        resident.append(ResidentJoin(reason=label, time_seconds=s.ts_ns / 1e9, live_bytes=int(size[li].sum()),
+                                     live_resident_bytes=int(rb.sum()), heap_resident_bytes=total,
+                                     free_held_resident_bytes=held))
+
+    def site(sid: int) -> CallSite:
+        pcs = tr.stacks.get(sid, ())
+        return CallSite(stack_id=sid, frames=sym.stack(pcs) if pcs else (), allocations=site_count.get(sid, 0),
+                        allocated_bytes=site_bytes.get(sid, 0), peak_bytes=site_peak.get(sid, 0),
+                        peak_count=site_peak_n.get(sid, 0), leaked_bytes=site_leak.get(sid, 0),
+                        leaked_count=site_leak_n.get(sid, 0), temporary=site_temp.get(sid, 0),
+                        resident_peak_bytes=res_peak.get(sid) if res_peak else None,
+                        resident_exit_bytes=res_exit.get(sid) if res_exit else None,
+                        internal=sid in internal, mmap=sid in map_sites)
+
+    def topn(d: dict[int, int]) -> list[CallSite]:
+        return [site(s) for s, v in sorted(d.items(), key=lambda kv: -kv[1])[:top] if v > 0]
+
+    heap_ids = set(np.unique(stack[is_alloc]).tolist()) if n else set()
+    by_peak = topn(site_peak)
+    by_leak = topn(site_leak)
+    by_count = topn({k: v for k, v in site_count.items() if k in heap_ids})
+
+    warnings = []
+    if not tr.complete:
+        warnings.append("the program did not exit normally (killed, abort, _exit or a fatal signal): the trace "
+                        "holds everything recorded up to then; 'leaked' means still allocated at that moment")
+    if tr.truncated:
+        warnings.append("the trace file ends mid-chunk: read up to the last whole record")
+    if stack.size and (stack == 0).any() and is_alloc.any() and (stack[is_alloc] == 0).mean() > 0.01:
+        warnings.append("some allocations have no stack (stack table full or unwinding failed)")
+    duration = max(tr.end_ns, int(ev["ts"][-1]) if n else 0) / 1e9
+    # timeline (bounded to ~4000 points: the max of each bucket keeps the peaks)
+    ts = ev["ts"].astype(np.float64) / 1e9 if n else np.zeros(0)
+    if n > 4000:
+        edges = np.linspace(0, n, 4001).astype(np.int64)
+        tl_s = ts[edges[1:] - 1]
+        tl_h = np.maximum.reduceat(curve, edges[:-1])
+    else:
+        tl_s, tl_h = ts, curve
+    rep = TraceReport(
+        path=tr.path, pid=tr.pid, command=tr.cmdline, exe=tr.exe, allocator=tr.allocator, complete=tr.complete,
+        truncated=tr.truncated, duration_seconds=duration, threads=len(tr.threads) or int(len(np.unique(ev["thread"]))),
+        events=int(n), calls=calls, allocations=int(is_alloc.sum()), allocated_bytes=int(size[is_alloc].sum()),
+        temporary=int(temp.sum()), frees=int(is_free.sum()), peak_bytes=peak, peak_time_seconds=peak_ts / 1e9,
+        leaked_count=int((real_leak & is_alloc).sum()), leaked_bytes=int(size[real_leak & is_alloc].sum()),
+        internal_count=int((leaked & internal_arr).sum()), internal_bytes=int(size[leaked & internal_arr].sum()),
+        mmap_peak_bytes=int(mmap_curve.max()) if n else 0,
+        mmap_leaked_bytes=int(size[real_leak & is_map].sum()),
+        rss_peak_bytes=max((r for _t, r, _s in tr.rss), default=None),
+        sites_by_peak=by_peak, sites_by_leaked=by_leak, sites_by_count=by_count, heap=_mallinfo(tr),
+        resident=resident, warnings=warnings)
+    return Analysis(report=rep, trace=tr, symbolizer=sym, timeline_s=tl_s, timeline_heap=tl_h,
+                    site_peak=site_peak, site_leaked=site_leak, internal_sites=internal)
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+__all__ = ["Analysis", "analyze", "report", "describe_exit", "os"]

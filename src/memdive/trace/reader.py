@@ -1,0 +1,224 @@
+"""Reading a trace file written by the shim (format: native/shim/trace_format.h).
+
+The file is read whole through mmap; event chunks become one numpy structured array. A file that
+ends mid-chunk (the traced process was killed, or the disk filled) reads up to its last whole record.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InvalidInput, ParseError
+
+MAGIC = b"MEMDIVET"
+VERSION = 1                       # trace_format.h MDT_VERSION
+HEADER_SIZE = 4096
+CHUNK_MAGIC = 0x4B43444D
+CHUNK_HEADER = 64
+CHUNK_EVENTS, CHUNK_MISC, CHUNK_BLOB = 1, 2, 3
+MISC_STACK, MISC_THREAD, MISC_RSS = 1, 2, 3
+BLOB_MAPS, BLOB_CMDLINE, BLOB_EXE, BLOB_MALLINFO2, BLOB_MALLOC_INFO, BLOB_PAGEMAP, BLOB_EXIT = 1, 2, 3, 4, 5, 6, 7
+REASONS = {1: "exit", 2: "signal", 3: "peak", 4: "start"}
+F_UNWIND_FP, F_FOLLOW_FORK, F_CHILD = 1, 2, 4
+
+FUNCS = ["", "malloc", "calloc", "realloc", "realloc(free)", "reallocarray", "reallocarray(free)", "free",
+         "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc", "mmap", "munmap", "mremap",
+         "mremap(free)"]
+ALLOC_FUNCS = (1, 2, 3, 5, 8, 9, 10, 11, 12)
+FREE_FUNCS = (4, 6, 7)
+MAP_FUNCS = (13, 15)
+UNMAP_FUNCS = (14, 16)
+
+EVENT = np.dtype([("ts", "<u8"), ("addr", "<u8"), ("size", "<u8"), ("stack", "<u4"), ("func", "u1"),
+                  ("flags", "u1"), ("thread", "<u2")])
+_HDR = struct.Struct("<8sIIIIQQIIIIQ64s")
+_CHUNK = struct.Struct("<IIQIIIIQ")
+
+
+@dataclass
+class Snapshot:
+    """A pagemap snapshot: resident pages of the heap and anonymous mappings at time ts_ns."""
+    reason: str
+    ts_ns: int
+    live_usable_bytes: int
+    ranges: np.ndarray            # (n, 2) uint64 start, end
+    bits: list[np.ndarray]        # per range: bool per page
+
+
+@dataclass
+class Trace:
+    path: str
+    pid: int
+    ppid: int
+    start_realtime_ns: int
+    page_size: int
+    flags: int
+    max_frames: int
+    allocator: str
+    events: np.ndarray            # EVENT records, sorted by time
+    stacks: dict[int, tuple[int, ...]]
+    threads: dict[int, tuple[int, str]]          # shim thread index -> (tid, name)
+    maps: list[tuple[int, bytes]] = field(default_factory=list)        # (ts_ns, /proc/self/maps text)
+    cmdline: list[str] = field(default_factory=list)
+    exe: str = ""
+    mallinfo: list[tuple[int, tuple[int, ...], int]] = field(default_factory=list)  # (ts, 10 fields, reason)
+    malloc_info: list[tuple[int, bytes]] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    rss: list[tuple[int, int, int]] = field(default_factory=list)     # (ts_ns, resident, file+shmem)
+    complete: bool = False
+    truncated: bool = False
+    end_ns: int = 0
+
+
+def _bad(path: str, msg: str) -> ParseError:
+    return ParseError(f"{path}: {msg}", path=path, hint="the file is not a complete memdive trace")
+
+
+def load(path: str | os.PathLike) -> Trace:
+    """Read a trace file. Raises InvalidInput for a missing/foreign/newer file, ParseError if corrupt."""
+    path = os.fspath(path)
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise InvalidInput(f"cannot open trace {path}: {e.strerror}", path=path) from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise _bad(path, "empty file (the traced program never started the shim?)")
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return _parse(path, data)
+    finally:
+        try:
+            data.close()
+        except BufferError:  # numpy views still alive: the mapping goes with them
+            pass
+
+
+def _parse(path: str, data) -> Trace:
+    n = len(data)
+    if n < _HDR.size or data[:8] != MAGIC:
+        if data[:8] == MAGIC:
+            raise _bad(path, "truncated header")
+        raise InvalidInput(f"{path} is not a memdive trace (bad magic)", path=path,
+                           hint="record one with: memdive trace -o FILE -- CMD")
+    (_, version, header_size, pid, ppid, rt_ns, _mono, page_size, flags, max_frames, _r, _slots,
+     alloc) = _HDR.unpack_from(data, 0)
+    if version > VERSION:
+        raise InvalidInput(f"{path}: trace format version {version} is newer than this memdive reads ({VERSION})",
+                           path=path, hint="upgrade memdive")
+    if version < 1 or header_size != HEADER_SIZE:
+        raise _bad(path, f"bad header (version {version}, header size {header_size})")
+    tr = Trace(path=path, pid=pid, ppid=ppid, start_realtime_ns=rt_ns, page_size=page_size or 4096, flags=flags,
+               max_frames=max_frames, allocator=alloc.split(b"\0", 1)[0].decode(errors="replace"),
+               events=np.zeros(0, EVENT), stacks={}, threads={})
+    ev_parts: list[np.ndarray] = []
+    off = HEADER_SIZE
+    while off + CHUNK_HEADER <= n:
+        magic, kind, csize, cpid, tid, thread, _r2, ts = _CHUNK.unpack_from(data, off)
+        if magic != CHUNK_MAGIC:
+            if magic == 0 and not any(data[off:off + CHUNK_HEADER]):
+                # claimed but never started (killed between the claim and its header): the end
+                tr.truncated = True
+                break
+            raise _bad(path, f"corrupt chunk at offset {off} (bad magic)")
+        if csize < CHUNK_HEADER + 8 or csize % 4096 or kind not in (1, 2, 3):
+            raise _bad(path, f"corrupt chunk at offset {off} (kind {kind}, size {csize})")
+        end = off + csize
+        if end > n:
+            tr.truncated = True
+            end = n
+        tr.end_ns = max(tr.end_ns, ts)
+        body = off + CHUNK_HEADER
+        if kind == CHUNK_EVENTS:
+            cnt = (end - body) // EVENT.itemsize
+            arr = np.frombuffer(data, dtype=EVENT, count=cnt, offset=body)
+            zero = np.flatnonzero(arr["func"] == 0)
+            if zero.size:
+                arr = arr[: zero[0]]
+            if arr.size:
+                bad = (arr["func"] >= len(FUNCS))
+                if bad.any():
+                    raise _bad(path, f"corrupt event in chunk at offset {off}")
+                ev_parts.append(arr.copy())
+        elif kind == CHUNK_MISC:
+            _misc(tr, data, body, end)
+        else:
+            _blob(tr, data, body, end, path, off)
+        off += csize
+    if ev_parts:
+        ev = np.concatenate(ev_parts)
+        order = np.argsort(ev["ts"], kind="stable")
+        tr.events = ev[order]
+        tr.end_ns = max(tr.end_ns, int(tr.events["ts"][-1]))
+    return tr
+
+
+def _misc(tr: Trace, data, pos: int, end: int) -> None:
+    u64 = struct.Struct("<QQ")
+    while pos + 16 <= end:
+        head, ts = u64.unpack_from(data, pos)
+        if head == 0:
+            return
+        kind, ln, rid = head & 0xFF, (head >> 8) & 0xFFFFFF, head >> 32
+        body = pos + 16
+        if body + ln > end:
+            return  # cut by truncation
+        if kind == MISC_STACK:
+            tr.stacks[rid] = struct.unpack_from(f"<{ln // 8}Q", data, body)
+        elif kind == MISC_THREAD and ln >= 24:
+            tid = struct.unpack_from("<I", data, body)[0]
+            name = bytes(data[body + 8: body + 24]).split(b"\0", 1)[0].decode(errors="replace")
+            tr.threads[rid] = (tid, name)
+        elif kind == MISC_RSS and ln >= 16:
+            res, shared = struct.unpack_from("<QQ", data, body)
+            tr.rss.append((ts, res, shared))
+        pos = body + ((ln + 7) & ~7)
+
+
+def _blob(tr: Trace, data, pos: int, end: int, path: str, off: int) -> None:
+    if pos + 24 > end:
+        return
+    kind, ln, ts = struct.unpack_from("<QQQ", data, pos)
+    if kind == 0:
+        return
+    body = pos + 24
+    if body + ln > end:
+        return
+    raw = bytes(data[body: body + ln])
+    if kind == BLOB_MAPS:
+        tr.maps.append((ts, raw))
+    elif kind == BLOB_CMDLINE:
+        tr.cmdline = [a.decode(errors="surrogateescape") for a in raw.rstrip(b"\0").split(b"\0")]
+    elif kind == BLOB_EXE:
+        tr.exe = raw.decode(errors="surrogateescape")
+    elif kind == BLOB_MALLINFO2 and ln >= 88:
+        vals = struct.unpack_from("<10QQ", raw, 0)
+        tr.mallinfo.append((ts, vals[:10], vals[10]))
+    elif kind == BLOB_MALLOC_INFO:
+        tr.malloc_info.append((ts, raw))
+    elif kind == BLOB_PAGEMAP and ln >= 24:
+        reason, live, nr = struct.unpack_from("<QQQ", raw, 0)
+        if 24 + nr * 16 > ln:
+            raise _bad(path, f"corrupt pagemap snapshot at offset {off}")
+        ranges = np.frombuffer(raw, dtype="<u8", count=nr * 2, offset=24).reshape(-1, 2)
+        bits = []
+        p = 24 + nr * 16
+        for lo, hi in ranges:
+            pages = int(hi - lo) // 4096
+            nbytes = ((pages + 63) // 64) * 8
+            if p + nbytes > ln:
+                break
+            b = np.unpackbits(np.frombuffer(raw, dtype=np.uint8, count=nbytes, offset=p), bitorder="little")
+            bits.append(b[:pages].astype(bool))
+            p += nbytes
+        ranges = ranges[: len(bits)]
+        tr.snapshots.append(Snapshot(REASONS.get(reason, str(reason)), ts, live, ranges, bits))
+    elif kind == BLOB_EXIT:
+        tr.complete = True
+        tr.end_ns = max(tr.end_ns, ts)

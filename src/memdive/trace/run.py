@@ -1,0 +1,150 @@
+"""Running a program under the allocation shim (LD_PRELOAD) and collecting its trace file(s)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from ..errors import InvalidInput, MemdiveError
+
+
+@dataclass(frozen=True)
+class RunResult:
+    path: str                      # the root process's trace
+    children: list[str] = field(default_factory=list)   # followed children's traces (--follow-fork)
+    returncode: int = 0            # exit status, or -signal
+    pid: int = 0
+    wall_seconds: float = 0.0
+
+    @property
+    def signal(self) -> int | None:
+        return -self.returncode if self.returncode < 0 else None
+
+
+def _resolve_program(prog: str) -> str:
+    if os.sep in prog:
+        path = prog
+    else:
+        found = shutil.which(prog)
+        if not found:
+            raise InvalidInput(f"command not found: {prog}")
+        path = found
+    if not os.path.exists(path):
+        raise InvalidInput(f"command not found: {prog}", path=path)
+    return os.path.realpath(path)
+
+
+def check_traceable(prog: str, depth: int = 0) -> str:
+    """Refuse programs that ignore LD_PRELOAD (static, setuid) with a clear reason. Returns the ELF checked."""
+    path = _resolve_program(prog)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+            st = os.fstat(f.fileno())
+    except OSError as e:
+        raise InvalidInput(f"cannot read {path}: {e.strerror}", path=path) from None
+    if head.startswith(b"#!") and depth < 4:
+        words = head[2:].split(b"\n", 1)[0].split()
+        if not words:
+            raise InvalidInput(f"{path}: empty #! line", path=path)
+        interp = words[0].decode()
+        if os.path.basename(interp) == "env" and len(words) > 1:
+            interp = words[1].decode()
+        return check_traceable(interp, depth + 1)
+    if head[:4] != b"\x7fELF":
+        raise InvalidInput(f"{path} is not an ELF executable or a #! script", path=path)
+    if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and (st.st_uid != os.geteuid() or st.st_mode & stat.S_ISGID):
+        if os.geteuid() != 0 or st.st_uid != 0:
+            raise InvalidInput(f"{path} is setuid/setgid: the loader ignores LD_PRELOAD for it, nothing would be "
+                               "traced", path=path, hint="run a copy without the setuid bit")
+    if not _has_interp(head, path):
+        raise InvalidInput(f"{path} is statically linked: LD_PRELOAD cannot interpose its malloc, nothing would "
+                           "be traced (this is not 'no leaks')", path=path,
+                           hint="rebuild it dynamically linked, or use valgrind for static programs")
+    return path
+
+
+def _has_interp(head: bytes, path: str) -> bool:
+    if len(head) < 64:
+        return False
+    cls, data = head[4], head[5]
+    end = "<" if data == 1 else ">"
+    if cls == 2:
+        phoff, = struct.unpack_from(end + "Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from(end + "HH", head, 0x36)
+    else:
+        phoff, = struct.unpack_from(end + "I", head, 0x1C)
+        phentsize, phnum = struct.unpack_from(end + "HH", head, 0x2A)
+    with open(path, "rb") as f:
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    for i in range(phnum):
+        if struct.unpack_from(end + "I", ph, i * phentsize)[0] == 3:  # PT_INTERP
+            return True
+    return False
+
+
+def default_output(argv: list[str]) -> str:
+    name = os.path.basename(argv[0]) or "prog"
+    return os.path.abspath(f"memdive-trace.{name}.{os.getpid()}.{int(time.time())}.trace")
+
+
+def run(argv: list[str], output: str | None = None, follow_fork: bool = False, unwind: str = "dwarf",
+        frames: int = 64, heap_signal: int = int(signal.SIGUSR2), env: dict[str, str] | None = None,
+        stdin=None, stdout=None, stderr=None, timeout: float | None = None) -> RunResult:
+    """Run ARGV under the shim until it exits; return where the trace is and how the program ended.
+
+    unwind: "dwarf" (default; exact stacks for any code, via the .eh_frame unwinder) or "fp"
+    (frame pointers: several times faster, complete only for code built with -fno-omit-frame-pointer).
+    """
+    from .. import native
+
+    if not argv:
+        raise InvalidInput("no command to trace", hint="memdive trace -- CMD ARGS...")
+    if unwind not in ("dwarf", "fp"):
+        raise InvalidInput(f"unknown unwinder {unwind!r} (dwarf or fp)")
+    check_traceable(argv[0])
+    shim = native.path("shim")
+    out = os.path.abspath(output or default_output(argv))
+    if os.path.exists(out):
+        raise InvalidInput(f"{out} exists: choose another -o or remove it", path=out)
+    d = os.path.dirname(out)
+    if not os.access(d, os.W_OK):
+        raise InvalidInput(f"cannot write the trace in {d}", path=d)
+    e = dict(os.environ if env is None else env)
+    for k in ("MEMDIVE_TRACE_ROOT", "MEMDIVE_TRACE_OUT"):
+        e.pop(k, None)
+    pre = e.get("LD_PRELOAD", "")
+    e["LD_PRELOAD"] = shim + (":" + pre if pre else "")
+    e["MEMDIVE_TRACE_OUT"] = out
+    e["MEMDIVE_TRACE_FOLLOW"] = "1" if follow_fork else "0"
+    e["MEMDIVE_TRACE_UNWIND"] = unwind
+    e["MEMDIVE_TRACE_FRAMES"] = str(frames)
+    e["MEMDIVE_TRACE_SIGNAL"] = str(heap_signal)
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.Popen(argv, env=e, stdin=stdin, stdout=stdout, stderr=stderr)
+    except OSError as ex:
+        raise InvalidInput(f"cannot run {argv[0]}: {ex.strerror}") from None
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the program; we wait for its end
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    wall = time.perf_counter() - t0
+    if not os.path.exists(out):
+        raise MemdiveError(f"no trace was written: the shim did not load into {argv[0]} "
+                           f"(exit status {rc}); nothing is known about its allocations",
+                           path=out, hint="is the program static, setuid, or does it clear LD_PRELOAD?")
+    children = sorted(c for c in glob.glob(glob.escape(out) + ".*") if not c.endswith((".html", ".png", ".json")))
+    return RunResult(path=out, children=children, returncode=rc, pid=p.pid, wall_seconds=wall)
