@@ -300,7 +300,7 @@ def parse_numa_maps(data: bytes, path: str = "numa_maps") -> list[NumaMapping]:
 
 def read_numa_maps(pid: int, root: KernelRoot | None = None) -> list[NumaMapping]:
     path = resolve(root).pid_path(pid, "numa_maps")
-    data = read_bytes(path, pid=pid, what="numa_maps needs CONFIG_NUMA and ptrace-read access to the process")
+    data = read_bytes(path, pid=pid, what="another user's numa_maps needs root (ptrace-read access); the file needs CONFIG_NUMA")
     return parse_numa_maps(data, path)
 
 
@@ -383,6 +383,8 @@ def _call(name: str, *args, pid: int | None = None, nodes=None) -> int:
     if e == errno.EINVAL:
         raise InvalidInput(f"{what}: invalid argument (a node that is offline, has no memory or is outside "
                            f"the allowed cpuset, or a mode that takes no nodes)")
+    if e == errno.ENODEV:
+        raise InvalidInput(f"{what}: a target node is offline or has no memory")
     if e == errno.EFAULT:
         raise InvalidInput(f"{what}: the address range is not (entirely) mapped")
     if e == errno.EIO:

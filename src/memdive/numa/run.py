@@ -68,7 +68,8 @@ def check_command(cmd: list[str]) -> None:
 
     if not cmd:
         raise InvalidInput("no command given (put it after --)")
-    if shutil.which(cmd[0]) is None:
+    # a path is left to execvp (access(2) can refuse what exec allows); a bare name is looked up on PATH
+    if "/" not in cmd[0] and shutil.which(cmd[0]) is None:
         raise InvalidInput(f"command not found: {cmd[0]}")
 
 

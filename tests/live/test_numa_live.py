@@ -1,0 +1,147 @@
+"""NUMA syscalls and commands on real processes (node 0 of this machine): move_pages per-page status,
+migrate against numa_maps, `numa run` policies seen in the child's numa_maps, refusals."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+
+import pytest
+
+from memdive.kernel import numa as knuma
+from memdive.kernel import libc
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _numa_line(pid: int, addr: int) -> str:
+    for line in open(f"/proc/{pid}/numa_maps"):
+        if int(line.split(" ", 1)[0], 16) == addr:
+            return line
+    raise AssertionError(f"no numa_maps line at {addr:x}")
+
+
+def test_move_pages_status_per_page_matches_numa_maps(cbuild, spawn):
+    exe = cbuild("numa_touch")
+    c = spawn([exe, "64", "2"])               # 64 pages, every other one touched
+    info = c.info()
+    addr = int(info["addr"], 16)
+    addrs = [addr + i * PAGE for i in range(64)]
+    st = knuma.move_pages(c.pid, addrs, None)           # query only
+    assert [s for s in st[0::2]] == [0] * 32             # touched: on node 0
+    assert [s for s in st[1::2]] == [-errno.ENOENT] * 32  # never touched: not present
+    line = _numa_line(c.pid, addr)
+    assert " N0=32 " in line and "anon=32" in line       # the kernel's own count agrees
+    moved = knuma.move_pages(c.pid, addrs, 0)
+    assert list(moved[0::2]) == [0] * 32 and list(moved[1::2]) == [-errno.ENOENT] * 32
+    # per-page target nodes, and a node that does not exist: the kernel's per-page error or EINVAL
+    from memdive.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="offline or has no memory"):
+        knuma.move_pages(c.pid, addrs[:2], [0, 999])
+
+
+def test_mbind_and_get_mempolicy_in_this_process():
+    n = 16 * PAGE
+    a = libc.mmap(n)
+    try:
+        knuma.mbind(a, n, "bind", [0])
+        assert str(knuma.get_mempolicy(a)) == "bind:0"
+        libc.madvise(a, n, "populate_write")
+        assert knuma.node_of_address(a) == 0
+        knuma.mbind(a, n, "interleave", [0], knuma.MPOL_MF_MOVE | knuma.MPOL_MF_STRICT)
+        assert knuma.get_mempolicy(a).mode == "interleave"
+        with pytest.raises(Exception, match="invalid argument"):
+            knuma.mbind(a, n, "bind", [7])
+        assert knuma.get_mempolicy(a).mode == "interleave"      # unchanged by the refused call
+        knuma.mbind(a, n, "default")
+        assert knuma.get_mempolicy(a).mode == "default"
+    finally:
+        libc.munmap(a, n)
+    assert 0 in knuma.mems_allowed()
+
+
+def test_migrate_cli_counts_against_numa_maps(cbuild, spawn, memdive_cli):
+    exe = cbuild("numa_touch")
+    c = spawn([exe, "256", "1"])
+    addr = int(c.info()["addr"], 16)
+    r = memdive_cli("numa", "migrate", str(c.pid), "--to", "0", "--json")
+    assert r.returncode == 2 and "--yes" in r.stderr
+    r = memdive_cli("numa", "migrate", str(c.pid), "--to", "0", "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    resident = sum(sum(m.pages_by_node.values()) for m in knuma.read_numa_maps(c.pid)
+                   if m.page_size_bytes == PAGE)
+    # every resident page examined is on node 0 already (one node): none moved, none failed
+    assert d["pages_moved"] == 0 and d["failures"] == {}
+    assert d["pages_already"] == d["pages_examined"] >= 256
+    assert abs(d["pages_examined"] - resident) <= 8, (d["pages_examined"], resident)
+    assert d["before"]["0"] == d["after"]["0"] == d["pages_examined"] * PAGE
+    assert " N0=256 " in _numa_line(c.pid, addr)
+    r = memdive_cli("numa", "migrate", str(c.pid), "--to", "0", "--method", "migrate_pages", "--yes")
+    assert r.returncode == 0 and "failures: none" in r.stdout
+    r = memdive_cli("numa", "migrate", str(c.pid), "--to", "3", "--yes")
+    assert r.returncode == 2 and "node 3 does not exist" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_migrate_refused_unprivileged_and_vanished(cbuild, spawn, memdive_cli):
+    exe = cbuild("numa_touch")
+    c = spawn([exe, "16", "1"])
+    r = memdive_cli("numa", "migrate", str(c.pid), "--to", "0", "--yes", user="nobody")
+    assert r.returncode == 1 and r.stderr.startswith("memdive: error:") and r.stderr.count("\n") == 1
+    assert "Traceback" not in r.stderr
+    pid = c.pid
+    c.stop()
+    r = memdive_cli("numa", "migrate", str(pid), "--to", "0", "--yes")
+    assert r.returncode == 1 and f"process {pid} does not exist" in r.stderr
+
+
+@pytest.mark.parametrize("opt,expect", [("--membind", "bind:0"), ("--interleave", "interleave:0"),
+                                        ("--preferred", "prefer:0")])
+def test_numa_run_policy_seen_in_child(cbuild, spawn, opt, expect):
+    exe = cbuild("numa_touch")
+    c = spawn([sys.executable, "-m", "memdive", "numa", "run", opt, "0", "--cpunodebind", "0", "--", exe, "32", "1"])
+    addr = int(c.info()["addr"], 16)
+    line = _numa_line(c.pid, addr)
+    assert line.split()[1] == expect and " N0=32 " in line
+    # the task policy shows on every region without its own policy
+    pols = {ln.split()[1] for ln in open(f"/proc/{c.pid}/numa_maps")}
+    assert pols == {expect}
+    assert os.readlink(f"/proc/{c.pid}/exe") == str(exe)     # exec'd in place: same PID
+    node0_cpus = knuma.read_nodes()[0].cpus
+    assert set(os.sched_getaffinity(c.pid)) == set(node0_cpus)
+
+
+def test_numa_run_refusals(memdive_cli):
+    r = memdive_cli("numa", "run", "--membind", "5", "--", "true")
+    assert r.returncode == 2 and "node 5 does not exist" in r.stderr and r.stderr.count("\n") == 1
+    r = memdive_cli("numa", "run", "--membind", "0", "--", "no-such-command-xyz")
+    assert r.returncode == 2 and "command not found: no-such-command-xyz" in r.stderr
+    r = memdive_cli("numa", "run", "--membind", "0")
+    assert r.returncode == 2 and "no command" in r.stderr
+    r = memdive_cli("numa", "run", "--membind", "0", "--physcpubind", "999", "--", "true")
+    assert r.returncode == 2 and "CPU 999 is not online" in r.stderr
+    r = memdive_cli("numa", "run", "--interleave", "0", "--", sys.executable, "-c",
+                    "print(open('/proc/self/numa_maps').readline().split()[1])")
+    assert r.returncode == 0 and r.stdout.strip() == "interleave:0"
+
+
+def test_numa_show_live_process(cbuild, spawn, memdive_cli):
+    exe = cbuild("numa_touch")
+    c = spawn([exe, "100", "1"])
+    addr = int(c.info()["addr"], 16)
+    r = memdive_cli("numa", str(c.pid), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    m = [x for x in d["mappings"] if x["start"] == addr][0]
+    assert m["bytes_by_node"] == {"0": 100 * PAGE} and m["size_bytes"] == 100 * PAGE
+    assert d["per_node_bytes"]["0"] >= 100 * PAGE
+    r = memdive_cli("numa", "--json")
+    nodes = json.loads(r.stdout)["nodes"]
+    assert nodes[0]["numastat"]["numa_hit"] > 0 and nodes[0]["mem_total_bytes"] > 0
+    r = memdive_cli("numa", "--watch", "0.2", "--count", "2", "--json")
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and len(lines) == 2
+    assert json.loads(lines[1])["numastat_rates_per_second"]["0"]["numa_hit"] >= 0
