@@ -1,0 +1,412 @@
+"""Walk every page of a process: pagemap (or PAGEMAP_SCAN), joined with kpageflags/kpagecount/
+kpagecgroup when privileged. Bulk work is numpy; buffers stay bounded (BATCH_PAGES entries at a
+time, ~40 MiB of working arrays) whatever the size of the process.
+
+Methods: "scan" uses PAGEMAP_SCAN (Linux 6.7+) to find present/swapped runs (and zero-page and
+PMD-mapped pages) without touching the holes, then reads pagemap only for those runs; "read"
+reads pagemap for every page of every mapping. "auto" scans where the kernel can.
+
+Detail: "scan" (PAGEMAP_SCAN only: present, swapped, zero, PMD-mapped), "pagemap" (+ exclusive,
+file/shared, soft-dirty, uffd-wp, guard), "kpage" (+ kpageflags, kpagecount, kpagecgroup; root).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing
+from ..kernel import kpage as kp
+from ..kernel import pagemap as pm
+from ..kernel import procfs
+from ..kernel.root import KernelRoot, resolve
+from ..maps import kind_of
+from ..models.pages import FlagCombo, PageEntry, PageStats, PageWalk, RegionPages
+from ..models.process import Mapping
+
+BATCH_PAGES = 1 << 20          # 8 MiB of entries per batch
+USER_END = 0x7FFFFFFFF000      # x86_64 TASK_SIZE ([vsyscall] above it is not in pagemap)
+
+# Bits of the 9-bit index entry >> 55 (entry bits 55..63).
+_TOP = {"present_pages": 8, "swapped_pages": 7, "file_or_shared_pages": 6, "guard_pages": 3,
+        "uffd_wp_pages": 2, "exclusive_pages": 1, "soft_dirty_pages": 0}
+_TOP_NAMES = tuple(_TOP)
+_TOP_MATRIX = np.array([[(b >> k) & 1 for k in _TOP.values()] for b in range(512)], dtype=np.int64)
+
+# kpageflags bits counted per region (lru_active/inactive derived from lru+active).
+_KBITS = {"thp_pages": 22, "ksm_pages": 21, "referenced_pages": 2, "dirty_pages": 4, "anon_pages": 12,
+          "swapcache_pages": 13, "unevictable_pages": 18, "mlocked_pages": 33, "writeback_pages": 8,
+          "idle_pages": 25, "zero_pages": 24, "_lru": 5, "_active": 6}
+_KNAMES = tuple(_KBITS)
+_KSHIFTS = np.array(list(_KBITS.values()), dtype=np.uint64)
+MAPCOUNT_BINS = 9              # 0..7 and 8+
+DENSE_FRACTION = 0.25          # "auto": above this share of present+swapped pages, read pagemap whole
+
+
+def _top9(e: np.ndarray) -> np.ndarray:
+    if sys.byteorder == "little" and e.dtype == np.uint64 and e.flags.c_contiguous:
+        return e.view(np.uint16)[3::4] >> 7          # the high 16 bits, shifted: no 64-bit shift
+    return (e >> np.uint64(55)).astype(np.uint16)
+
+
+def _hist(values: np.ndarray, mult: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and how many pages carry each (weighted by `mult`)."""
+    if (values == values[0]).all():
+        return values[:1], np.array([len(values) if mult is None else int(mult.sum())], dtype=np.int64)
+    if mult is None:
+        s = np.sort(values)
+        edges = np.flatnonzero(s[1:] != s[:-1]) + 1
+        return s[np.concatenate(([0], edges))], np.diff(np.concatenate(([0], edges, [len(s)])))
+    u, inv = np.unique(values, return_inverse=True)
+    return u, np.bincount(inv.reshape(-1), weights=mult, minlength=len(u)).astype(np.int64)
+
+
+class _Acc:
+    """Per-region accumulators."""
+
+    def __init__(self, n: int, kpage: bool):
+        self.top = np.zeros((n, 512), dtype=np.int64)
+        self.scan = np.zeros((n, 4), dtype=np.int64)   # present, swapped, zero, pmd (from PAGEMAP_SCAN)
+        self.k = np.zeros((n, len(_KNAMES) + 1), dtype=np.int64) if kpage else None  # + lru_active
+        self.mapcount = np.zeros((n, MAPCOUNT_BINS), dtype=np.int64) if kpage else None
+        self.hist: dict[int, int] = {}
+        self.memcg: dict[int, int] = {}
+        self.kpage_pages = 0
+
+    def add_kpage(self, i: int, flags: np.ndarray, counts: np.ndarray | None, cg: np.ndarray | None,
+                  mult: np.ndarray | None = None) -> None:
+        """Account the kpage* values of region i's unique PFNs (`mult`: how often each is mapped)."""
+        if len(flags) == 0:
+            return
+        self.kpage_pages += len(flags) if mult is None else int(mult.sum())
+        uniq, cnt = _hist(flags, mult)
+        for u, c in zip(uniq.tolist(), cnt.tolist()):
+            self.hist[u] = self.hist.get(u, 0) + c
+        bits = ((uniq[:, None] >> _KSHIFTS[None, :]) & np.uint64(1)).astype(np.int64)
+        self.k[i, :-1] += (bits * cnt[:, None]).sum(axis=0)
+        lru, act = _KNAMES.index("_lru"), _KNAMES.index("_active")
+        self.k[i, -1] += int((bits[:, lru] * bits[:, act] * cnt).sum())
+        if counts is not None:
+            self.mapcount[i] += np.bincount(np.minimum(counts, MAPCOUNT_BINS - 1).astype(np.intp),
+                                            weights=mult, minlength=MAPCOUNT_BINS).astype(np.int64)
+        if cg is not None:
+            for u, c in zip(*(x.tolist() for x in _hist(cg, mult))):
+                self.memcg[u] = self.memcg.get(u, 0) + c
+
+    def stats(self, i: int | None, virtual_pages: int, detail: str, method: str, soft_dirty: bool) -> PageStats:
+        sl = slice(None) if i is None else slice(i, i + 1)
+        d: dict = {"virtual_pages": virtual_pages}
+        sc = self.scan[sl].sum(axis=0)
+        if detail == "scan":
+            d["present_pages"], d["swapped_pages"] = int(sc[0]), int(sc[1])
+        else:
+            t = self.top[sl].sum(axis=0) @ _TOP_MATRIX
+            d.update({n: int(v) for n, v in zip(_TOP_NAMES, t)})
+            if not soft_dirty:
+                d["soft_dirty_pages"] = None
+        if method == "PAGEMAP_SCAN":
+            d["zero_pages"], d["pmd_mapped_pages"] = int(sc[2]), int(sc[3])
+        if self.k is not None:
+            k = self.k[sl].sum(axis=0)
+            kd = dict(zip(_KNAMES, k.tolist()))
+            for name in _KNAMES:
+                if not name.startswith("_") and name != "zero_pages":
+                    d[name] = kd[name]
+            if method != "PAGEMAP_SCAN":
+                d["zero_pages"] = kd["zero_pages"]
+            d["lru_active_pages"] = int(k[-1])
+            d["lru_inactive_pages"] = kd["_lru"] - int(k[-1])
+            mc = self.mapcount[sl].sum(axis=0)
+            d["mapcount_pages"] = {(str(j) if j < MAPCOUNT_BINS - 1 else f"{j}+"): int(v)
+                                   for j, v in enumerate(mc) if v}
+        return PageStats(**d)
+
+
+def _merge_runs(first: np.ndarray, npg: np.ndarray, idx: np.ndarray, gap: int = 64) -> list[tuple[int, int, int]]:
+    """Runs of the same region less than `gap` pages apart become one read (holes read as not present)."""
+    if len(first) == 0:
+        return []
+    first = first.astype(np.int64)
+    end = first + npg
+    join = (first[1:] - end[:-1] <= gap) & (idx[1:] == idx[:-1])
+    starts = np.flatnonzero(np.concatenate(([True], ~join)))
+    ends = np.concatenate((starts[1:], [len(first)])) - 1
+    return list(zip(first[starts].tolist(), (end[ends] - first[starts]).tolist(), idx[starts].tolist()))
+
+
+def select(maps: list[Mapping], start: int | None = None, end: int | None = None,
+           region: str | None = None, exe: str | None = None) -> list[tuple[Mapping, int, int]]:
+    """Mappings (clipped to [start, end)) to walk; `region` matches a kind, an exact name or a substring."""
+    out = []
+    for m in maps:
+        if m.start >= USER_END:
+            continue
+        lo, hi = max(m.start, start or 0), min(m.end, end if end is not None else USER_END)
+        if lo >= hi:
+            continue
+        if region is not None and not (kind_of(m, exe) == region or m.name == region
+                                       or (region in m.name and not region.startswith("["))):
+            continue
+        out.append((m, lo, hi))
+    if not out:
+        what = f"region {region!r}" if region else "the range"
+        raise InvalidInput(f"no mapping matches {what}", hint="see `memdive maps PID` for the mappings")
+    return out
+
+
+def _scan_runs(fd: int, sel: list[tuple[Mapping, int, int]], pid: int, whole: bool):
+    """PAGEMAP_SCAN over the selection -> (starts, ends, categories, region index), split at VMA edges."""
+    spans = [(sel[0][1], sel[-1][2])] if whole else [(lo, hi) for _, lo, hi in sel]
+    parts = [r for lo, hi in spans for r in pm.scan(fd, lo, hi, pid=pid)]
+    if not parts:
+        z = np.empty(0, np.uint64)
+        return z, z, z, np.empty(0, np.intp)
+    regs = np.concatenate(parts)
+    rs, re, cat = regs["start"].copy(), regs["end"].copy(), regs["categories"].copy()
+    S = np.array([lo for _, lo, _ in sel], dtype=np.uint64)
+    E = np.array([hi for _, _, hi in sel], dtype=np.uint64)
+    idx = np.searchsorted(S, rs, side="right") - 1
+    bad = (idx < 0) | (re > E[np.maximum(idx, 0)]) | (rs >= E[np.maximum(idx, 0)])
+    if bad.any():   # runs crossing a VMA edge (adjacent VMAs with equal categories) or outside: split
+        keep = ~bad
+        xs, xe, xc, xi = [rs[keep]], [re[keep]], [cat[keep]], [idx[keep]]
+        for s, e, c in zip(rs[bad].tolist(), re[bad].tolist(), cat[bad].tolist()):
+            j = int(np.searchsorted(S, s, side="right")) - 1
+            j = max(j, 0)
+            while j < len(S) and int(S[j]) < e:
+                a, b = max(s, int(S[j])), min(e, int(E[j]))
+                if a < b:
+                    xs.append(np.array([a], np.uint64)); xe.append(np.array([b], np.uint64))
+                    xc.append(np.array([c], np.uint64)); xi.append(np.array([j]))
+                j += 1
+        rs, re, cat, idx = (np.concatenate(x) for x in (xs, xe, xc, xi))
+        o = np.argsort(rs, kind="stable")
+        rs, re, cat, idx = rs[o], re[o], cat[o], idx[o]
+    return rs, re, cat, idx.astype(np.intp)
+
+
+def walk(pid: int, *, start: int | None = None, end: int | None = None, region: str | None = None,
+         method: str = "auto", detail: str = "auto", kpage_files: tuple[str, ...] = kp.FILES,
+         root: KernelRoot | None = None) -> PageWalk:
+    """Every page of process `pid` (or of a range / region), counted per mapping and in total.
+
+    `kpage_files` picks which of kpageflags, kpagecount, kpagecgroup to join (kpageflags always).
+    """
+    if method not in ("auto", "scan", "read"):
+        raise InvalidInput(f"unknown method {method!r} (auto, scan, read)")
+    if detail not in ("auto", "scan", "pagemap", "kpage"):
+        raise InvalidInput(f"unknown detail {detail!r} (auto, scan, pagemap, kpage)")
+    t0 = time.perf_counter()
+    r = resolve(root)
+    page = pm_page_size()
+    maps = procfs.read_maps(pid, r)
+    exe = procfs.read_exe(pid, r)
+    whole = start is None and end is None and region is None
+    sel = select(maps, start, end, region, exe)
+    notes: list[str] = []
+    soft_dirty = pm.soft_dirty_supported(r)
+    if not soft_dirty:
+        notes.append("soft-dirty: this kernel lacks CONFIG_MEM_SOFT_DIRTY (bit 55 is always 0): not counted")
+
+    fds: dict[str, int] = {}
+    pfn_available = False
+    if detail in ("auto", "kpage"):
+        try:
+            fds = kp.open_files(r, tuple(dict.fromkeys(("kpageflags",) + tuple(kpage_files))))
+            pfn_available = True
+        except (AccessDenied, KernelFeatureMissing) as exc:
+            if detail == "kpage":
+                raise
+            notes.append(f"PFNs, kpageflags, kpagecount, kpagecgroup: unavailable ({exc}; hint: {pm.PFN_HINT})")
+        detail = "kpage" if pfn_available else "pagemap"
+    fd = pm.open_pagemap(pid, r)
+    try:
+        use_scan = method in ("auto", "scan")
+        runs = None
+        if use_scan:
+            try:
+                runs = _scan_runs(fd, sel, pid, whole)
+            except pm.ScanUnsupported as exc:
+                if method == "scan" or detail == "scan":
+                    raise
+                notes.append(f"PAGEMAP_SCAN unavailable ({exc}): read pagemap in full")
+        if runs is None and detail == "scan":
+            raise InvalidInput("detail 'scan' needs the PAGEMAP_SCAN method")
+        acc = _Acc(len(sel), detail == "kpage")
+        if runs is not None:
+            rs, re, cat, idx = runs
+            npg = ((re - rs) // np.uint64(page)).astype(np.int64)
+            for col, bit in enumerate((pm.PAGE_IS_PRESENT, pm.PAGE_IS_SWAPPED, pm.PAGE_IS_PFNZERO, pm.PAGE_IS_HUGE)):
+                w = np.where((cat & np.uint64(bit)) != 0, npg, 0)
+                acc.scan[:, col] += np.bincount(idx, weights=w, minlength=len(sel)).astype(np.int64)
+            dense = int(acc.scan[:, :2].sum()) > DENSE_FRACTION * sum((hi - lo) // page for _, lo, hi in sel)
+            if method == "auto" and dense:
+                # mostly present: one sequential pagemap read beats thousands of small ones
+                work = [(lo // page, (hi - lo) // page, i) for i, (_, lo, hi) in enumerate(sel)]
+            else:
+                work = _merge_runs(rs // np.uint64(page), npg, idx)
+        else:
+            work = [(lo // page, (hi - lo) // page, i) for i, (_, lo, hi) in enumerate(sel)]
+        if detail != "scan":
+            _read_pages(fd, work, acc, fds, pid, pfn_check=notes if detail == "kpage" else None)
+        if detail == "kpage" and acc.kpage_pages == 0 and acc.top[:, 256:].sum() > 0:
+            pass
+        method_name = "PAGEMAP_SCAN" if runs is not None else "pagemap"
+        regions = []
+        for i, (m, lo, hi) in enumerate(sel):
+            regions.append(RegionPages(start=lo, end=hi, perms=m.perms, kind=kind_of(m, exe), name=m.name,
+                                       stats=acc.stats(i, (hi - lo) // page, detail, method_name, soft_dirty)))
+        total = acc.stats(None, sum((hi - lo) // page for _, lo, hi in sel), detail, method_name, soft_dirty)
+        histogram = None
+        memcg = None
+        if detail == "kpage":
+            histogram = [FlagCombo(flags=f, symbol=kp.flag_symbol(f), names=tuple(kp.flag_names(f)), pages=c)
+                         for f, c in sorted(acc.hist.items(), key=lambda x: -x[1])]
+            if "kpagecgroup" in fds:
+                paths = kp.memcg_paths(set(acc.memcg), r)
+                memcg = {paths.get(ino, f"inode {ino}" if ino else "(none)"): n for ino, n in
+                         sorted(acc.memcg.items(), key=lambda x: -x[1])}
+        if runs is not None and whole and not r.is_live:
+            pass
+        return PageWalk(pid=pid, method=method_name, detail=detail, page_size_bytes=page,
+                        pfn_available=pfn_available, soft_dirty_supported=soft_dirty, regions=regions,
+                        total=total, histogram=histogram, memcg_pages=memcg,
+                        elapsed_seconds=time.perf_counter() - t0, notes=notes)
+    finally:
+        os.close(fd)
+        kp.close_files(fds)
+
+
+def pm_page_size() -> int:
+    return os.sysconf("SC_PAGE_SIZE")
+
+
+def _read_pages(fd: int, work: list[tuple[int, int, int]], acc: _Acc, fds: dict[str, int], pid: int,
+                pfn_check: list[str] | None) -> None:
+    """Read pagemap for every (first page, count, region) run into bounded batches and account them.
+
+    A batch's reads are planned first, then issued from up to kp.THREADS threads (pread on pagemap
+    takes the mmap lock shared, and releases the GIL).
+    """
+    buf = np.empty(BATCH_PAGES, dtype=np.uint64)
+    fill = 0
+    segs: list[tuple[int, int, int]] = []     # (region, a, z) in buf
+    reads: list[tuple[int, int, int]] = []    # (first page, count, offset in buf)
+
+    def do_reads(part: list[tuple[int, int, int]]) -> None:
+        for first, count, off in part:
+            got = len(pm.read_entries(fd, first, count, buf[off:], pid))
+            if got < count:
+                buf[off + got:off + count] = 0     # the mapping vanished meanwhile: not present
+
+    def flush():
+        nonlocal fill
+        if not fill:
+            return
+        if len(reads) > 1 or fill >= (1 << 17):
+            # split into THREADS parts of about equal pages (one big read is cut in pieces)
+            pieces: list[tuple[int, int, int]] = []
+            for first, count, off in reads:
+                step = max(1 << 15, -(-fill // kp.THREADS))
+                pieces += [(first + k, min(step, count - k), off + k) for k in range(0, count, step)]
+            groups: list[list[tuple[int, int, int]]] = [[] for _ in range(kp.THREADS)]
+            target = -(-fill // kp.THREADS)
+            g = n = 0
+            for pc in pieces:
+                if n >= target and g < kp.THREADS - 1:
+                    g, n = g + 1, 0
+                groups[g].append(pc)
+                n += pc[1]
+            futs = [kp._executor().submit(do_reads, grp) for grp in groups[1:] if grp]
+            do_reads(groups[0])
+            for f in futs:
+                f.result()
+        else:
+            do_reads(reads)
+        e = buf[:fill]
+        top = _top9(e)
+        for i, a, z in segs:
+            acc.top[i] += np.bincount(top[a:z], minlength=512)
+        if fds:
+            for i, a, z in segs:
+                seg = e[a:z]
+                pfns = seg[top[a:z] >= 256] & np.uint64(pm.PFN_MASK)
+                if not len(pfns):
+                    continue
+                u, mult = kp.unique_counts(pfns)
+                if not u[-1]:
+                    raise AccessDenied("pagemap PFNs read as 0", pid=pid, hint=pm.PFN_HINT)
+                vals = kp.lookup_sorted(u, fds)
+                acc.add_kpage(i, vals["kpageflags"], vals.get("kpagecount"), vals.get("kpagecgroup"), mult)
+        fill = 0
+        segs.clear()
+        reads.clear()
+
+    for first, count, i in work:
+        while count > 0:
+            take = min(count, BATCH_PAGES - fill)
+            reads.append((first, take, fill))
+            if segs and segs[-1][0] == i and segs[-1][2] == fill:
+                segs[-1] = (i, segs[-1][1], fill + take)
+            else:
+                segs.append((i, fill, fill + take))
+            fill += take
+            first += take
+            count -= take
+            if fill == BATCH_PAGES:
+                flush()
+    flush()
+
+
+def entries(pid: int, start: int, end: int, *, limit: int = 65536, root: KernelRoot | None = None) -> list[PageEntry]:
+    """Page-by-page records of [start, end) (at most `limit` pages), joined with kpage* when root."""
+    r = resolve(root)
+    page = pm_page_size()
+    lo, hi = start // page, -(-end // page)
+    if hi - lo > limit:
+        raise InvalidInput(f"range of {hi - lo} pages is too large to list (limit {limit})",
+                           hint="narrow --range, or drop --list for counts")
+    maps = procfs.read_maps(pid, r)
+    fd = pm.open_pagemap(pid, r)
+    try:
+        e = pm.read_entries(fd, lo, hi - lo, pid=pid)
+    finally:
+        os.close(fd)
+    try:
+        fds = kp.open_files(r)
+    except (AccessDenied, KernelFeatureMissing):
+        fds = {}
+    try:
+        pfns = np.where(e >> np.uint64(63) != 0, e & np.uint64(pm.PFN_MASK), 0).astype(np.uint64)
+        look = pfns != 0
+        vals = kp.lookup(pfns[look], fds) if fds and look.any() else {}
+    finally:
+        kp.close_files(fds)
+    full = {k: np.zeros(len(e), np.uint64) for k in vals}
+    for k, v in vals.items():
+        full[k][look] = v
+    out = []
+    starts = [m.start for m in maps]
+    import bisect
+
+    for j, ent in enumerate(e.tolist()):
+        addr = (lo + j) * page
+        d = pm.decode_entry(ent)
+        k = bisect.bisect_right(starts, addr) - 1
+        name = maps[k].name if k >= 0 and maps[k].end > addr else ""
+        known = bool(fds) and d["pfn"] is not None
+        flags = int(full["kpageflags"][j]) if known and "kpageflags" in full else None
+        out.append(PageEntry(
+            address=addr, present=d["present"], swapped=d["swapped"],
+            file_or_shared_anon=d["file_or_shared_anon"], exclusive=d["exclusive"],
+            soft_dirty=d["soft_dirty"], uffd_wp=d["uffd_wp"], guard=d["guard"], pfn=d["pfn"],
+            phys_addr=d["pfn"] * page if d["pfn"] is not None else None,
+            swap_type=d["swap_type"], swap_offset=d["swap_offset"], kpageflags=flags,
+            flag_names=tuple(kp.flag_names(flags)) if flags is not None else None,
+            mapcount=int(full["kpagecount"][j]) if known and "kpagecount" in full else None,
+            memcg_inode=int(full["kpagecgroup"][j]) if known and "kpagecgroup" in full else None,
+            region=name))
+    return out
