@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exporter": ("memdive.cli.commands.exporter", "Prometheus /metrics: system, PSI, vmstat, buddyinfo, NUMA, groups"),
     "alloc": ("memdive.cli.commands.alloc", "allocators compared on a command; placed buffers and what they got"),
     "trace": ("memdive.cli.commands.trace", "trace a program's allocations: leaks, peak heap, call sites, RSS owners"),
+    "bench": ("memdive.cli.commands.bench", "benchmark the memory hierarchy: latency, bandwidth, TLB, patterns"),
 }
 
 DEFAULT_COMMAND = "sys"

@@ -177,7 +177,7 @@ class TlbResult:
     env: BenchEnv
     map_rows: tuple[TlbMapRow, ...]
     access_rows: tuple[TlbAccessRow, ...]
-    miss_cost_ns: float | None  # 4 KiB minus 2 MiB ns per load at the largest region measured with both
+    miss_cost_ns: float | None  # 4 KiB minus 2 MiB ns per load (fastest repeats) at the largest region with both
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
