@@ -21,7 +21,7 @@ from .symbolize import Maps, Symbolizer
 _ON_BEHALF = re.compile(r"^(strn?dup|v?asprintf|getline|getdelim|open_memstream|open_wmemstream|realpath|"
                         r"scandir|backtrace_symbols|tempnam|get_current_dir_name|getcwd|wcsdup|fopen|fdopen|"
                         r"fopencookie|opendir|fdopendir|popen|newlocale|duplocale|regcomp|glob|getaddrinfo|"
-                        r"tsearch|hcreate|setenv|putenv|strerror|dlopen|dlerror|pthread_create|qsort)")
+                        r"tsearch|hcreate|setenv|putenv|strerror|dlopen|dlerror|qsort)")
 _RUNTIME = ("libc.so", "ld-linux", "libpthread", "libdl.so", "libmemdive_shim")
 
 
@@ -145,7 +145,7 @@ def _site_sums(stack: np.ndarray, mask: np.ndarray, weights: np.ndarray | None =
 
 def _resident(snap: R.Snapshot, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Resident bytes of each block [lo, hi), total resident bytes in the snapshot ranges, and the resident
-    bytes of pages no block touches (free but held)."""
+    bytes no live block occupies (free but held, allocator metadata included)."""
     res = np.zeros(lo.size, np.int64)
     if not snap.ranges.size or not lo.size:
         tot = int(sum(int(b.sum()) for b in snap.bits)) * 4096
@@ -157,7 +157,6 @@ def _resident(snap: R.Snapshot, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndar
         offs[i + 1] = offs[i] + b.size
     present = np.concatenate(snap.bits) if snap.bits else np.zeros(0, bool)
     cum = np.concatenate([[0], np.cumsum(present, dtype=np.int64)])
-    covered = np.zeros(present.size + 1, np.int64)
     lo = lo.astype(np.int64)
     hi = hi.astype(np.int64)
     r = np.searchsorted(starts, lo, side="right") - 1
@@ -178,11 +177,9 @@ def _resident(snap: R.Snapshot, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndar
         full -= np.where(present[g0], head, 0)
         full -= np.where(present[g1], tail, 0)
         res[idx] = full
-        np.add.at(covered, g0, 1)
-        np.add.at(covered, g1 + 1, -1)
-    touched = np.cumsum(covered)[:-1] > 0
     total = int(present.sum()) * 4096
-    held = int((present & ~touched).sum()) * 4096
+    # resident bytes no live block occupies (free chunks, allocator metadata, slack): free-but-held in RSS
+    held = max(total - int(res[idx].sum()), 0) if idx.size else total
     return res, total, held
 
 
@@ -248,6 +245,9 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     for f, name in enumerate(R.FUNCS):
         if f and counts[f]:
             calls[name] = int(counts[f])
+    zero = int(((ev["func"] == 4) & ((ev["flags"] & 1) == 1)).sum()) if n else 0
+    if zero:
+        calls["realloc(p, 0)"] = zero
 
     alloc_mask = is_alloc | is_map
     site_count = _site_sums(stack, alloc_mask)

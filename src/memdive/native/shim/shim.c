@@ -313,6 +313,7 @@ static __attribute__((noinline)) uint32_t capture(struct tstate *t, void *frame)
     uintptr_t pcs[MAX_FRAMES_CAP];
     int n = 0;
     if (g.unwind_fp) {
+        if (!frame) return 0;
         /* frame = the wrapper's frame: [0] saved rbp, [1] return address into the caller */
         uintptr_t *fp = frame;
         uintptr_t lo = (uintptr_t)fp, hi = t->stack_hi ? t->stack_hi : lo + (8u << 20);
@@ -385,7 +386,8 @@ static inline void fold_delta(struct tstate *t) {
 }
 
 /* ---------------------------------------------------------------- recording */
-static inline void record(uint8_t func, uintptr_t addr, uint64_t size, int64_t usable_delta, void *frame) {
+static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_t size, int64_t usable_delta,
+                            void *frame) {
     struct tstate *t = tstate();
     if (!g.enabled) return;
     if (__builtin_expect(t->ev_pos >= t->ev_end, 0)) {
@@ -409,7 +411,7 @@ static inline void record(uint8_t func, uintptr_t addr, uint64_t size, int64_t u
     e->addr = addr;
     e->size = size;
     atomic_signal_fence(memory_order_release);
-    uint64_t last = (uint64_t)stack | ((uint64_t)func << 32) | ((uint64_t)t->thread << 48);
+    uint64_t last = (uint64_t)stack | ((uint64_t)func << 32) | ((uint64_t)flags << 40) | ((uint64_t)t->thread << 48);
     ((uint64_t *)e)[3] = last;
     t->ev_pos += sizeof(*e);
     t->delta += usable_delta;
@@ -420,6 +422,8 @@ static inline void record(uint8_t func, uintptr_t addr, uint64_t size, int64_t u
         pagemap_snapshot(MDT_R_SIGNAL);
     }
 }
+
+#define record(func, addr, size, delta, frame) record_f(func, 0, addr, size, delta, frame)
 
 /* free-side events must carry a timestamp taken before the memory is released (another thread may get
  * the same address right after); alloc-side after the real call returns. */
@@ -497,7 +501,7 @@ static void *realloc_common(void *p, size_t n, uint8_t fn_alloc, uint8_t fn_free
     size_t before = real.usable(p);
     uint64_t want = is_array ? (uint64_t)nmemb * n : n;
     /* the free side is recorded before the call: another thread may get p as soon as realloc releases it */
-    record(fn_free, (uintptr_t)p, before, -(int64_t)before, NULL);
+    record_f(fn_free, want == 0 ? MDT_FL_ZERO : 0, (uintptr_t)p, before, -(int64_t)before, NULL);
     void *q = is_array ? real.reallocarray(p, nmemb, n) : real.realloc(p, n);
     if (q) record(fn_alloc, (uintptr_t)q, want, (int64_t)real.usable(q), frame);
     else if (want != 0) record(fn_alloc, (uintptr_t)p, before, (int64_t)before, frame); /* failed: p still live */
@@ -582,7 +586,7 @@ EXPORT int munmap(void *a, size_t n) {
     ENTER(return (int)syscall(SYS_munmap, a, n));
     if (t_guard || !g.enabled) return real.munmap(a, n);
     t_guard++;
-    record(MDT_FN_MUNMAP, (uintptr_t)a, n, 0, NULL);
+    record(MDT_FN_MUNMAP, (uintptr_t)a, n, 0, __builtin_frame_address(0));
     int r = real.munmap(a, n);
     t_guard--;
     return r;
@@ -908,6 +912,8 @@ static void resolve(void) {
 
 __attribute__((constructor(101))) static void shim_init(void) {
     if (g.state == 0) resolve();
+    const char *out = getenv("MEMDIVE_TRACE_OUT");
+    if (!out || !*out) return; /* loaded without `memdive trace` (e.g. dlopen'd): pass-through only */
     t_guard++;
     g.pid = getpid();
     dl_iterate_phdr(self_phdr, (void *)(uintptr_t)&shim_init);

@@ -54,6 +54,8 @@ struct mdt_event {
     uint16_t thread;
 };
 
+#define MDT_FL_ZERO 1                 /* on a realloc(free) event: realloc(p, 0) */
+
 enum mdt_func {
     MDT_FN_MALLOC = 1, MDT_FN_CALLOC, MDT_FN_REALLOC, MDT_FN_REALLOC_FREE, MDT_FN_REALLOCARRAY,
     MDT_FN_REALLOCARRAY_FREE, MDT_FN_FREE, MDT_FN_POSIX_MEMALIGN, MDT_FN_ALIGNED_ALLOC, MDT_FN_MEMALIGN,
