@@ -3,7 +3,7 @@
     buffer(nbytes, pages="4k"|"thp"|"hugetlb"|"auto", node=None, lock=False, populate=False, align=64)
     Pool(slot_size, count, buffer=None)     lock-free, ABA-safe slots (C core), double free detected
     Arena(buffer)                           first fit with splitting and coalescing, fragmentation stats
-    compare(argv, allocators=None, repeat=3) the command under glibc/jemalloc/tcmalloc/mimalloc, measured
+    compare_allocators(argv, allocators=None, repeat=3)  a command under glibc/jemalloc/tcmalloc/mimalloc
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ _LAZY = {
     "measure_range": "measure",
     "Pool": "pool", "PoolError": "pool",
     "Arena": "arena",
-    "compare": "compare", "allocators": "compare",
+    "compare_allocators": "compare", "allocators": "compare",
 }
 
 __all__ = sorted(_LAZY)

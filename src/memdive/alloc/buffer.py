@@ -148,6 +148,7 @@ class Buffer:
         self.notes: list[str] = []
         self.address = 0
         self.mapped_bytes = 0
+        self._guard = 0               # PROT_NONE pages on each side (0 for hugetlb)
         self._arr = None
         self.closed = True
         if self.asked_node is not None:
@@ -182,14 +183,14 @@ class Buffer:
             addr = self._map_aligned(mapped, max(align, unit))
         self.strategy = strategy
         self.address, self.mapped_bytes = addr, mapped
-        self._arr = self._make_array(addr, mapped, nbytes)
+        self._arr = self._make_array(addr - self._guard, mapped + 2 * self._guard, nbytes, addr)
         self.closed = False
         try:
             self._place(strategy)
         except BaseException:
             self._arr._unmapped = True
             self._arr, self.closed = None, True
-            _libc.munmap(addr, mapped)
+            _libc.munmap(addr - self._guard, mapped + 2 * self._guard)
             raise
 
     # --- creation steps ----------------------------------------------------------------------------
@@ -239,16 +240,26 @@ class Buffer:
         return addr, mapped
 
     def _map_aligned(self, mapped: int, align: int) -> int:
-        if align <= _libc.PAGE_SIZE:
-            return _libc.mmap(mapped)
-        # Over-map by the alignment and trim both ends (what numpy and jemalloc do for huge alignment).
-        raw = _libc.mmap(mapped + align)
-        addr = _round_up(raw, align)
-        if addr > raw:
-            _libc.munmap(raw, addr - raw)
-        tail = raw + mapped + align - (addr + mapped)
-        if tail:
-            _libc.munmap(addr + mapped, tail)
+        """Map MAPPED bytes at an ALIGN-aligned address between two PROT_NONE guard pages.
+
+        The guards catch overruns, and, as the protections differ, keep the kernel from merging the
+        buffer's VMA with a neighbour (so smaps of the VMA is the buffer's own) where VMA names
+        (PR_SET_VMA_ANON_NAME, CONFIG_ANON_VMA_NAME) are unavailable. Over-mapping by the alignment and
+        trimming both ends is what numpy and jemalloc do for huge alignment.
+        """
+        page = _libc.PAGE_SIZE
+        align = max(align, page)
+        total = mapped + 2 * page + (align - page)
+        raw = _libc.mmap(total)
+        addr = _round_up(raw + page, align)
+        lo, hi = addr - page, addr + mapped + page
+        if lo > raw:
+            _libc.munmap(raw, lo - raw)
+        if raw + total > hi:
+            _libc.munmap(hi, raw + total - hi)
+        _libc.mprotect(lo, page, _libc.PROT_NONE)
+        _libc.mprotect(addr + mapped, page, _libc.PROT_NONE)
+        self._guard = page
         return addr
 
     def _place(self, strategy: str) -> None:
@@ -282,7 +293,7 @@ class Buffer:
             raise exc
 
     @staticmethod
-    def _make_array(addr: int, mapped: int, nbytes: int):
+    def _make_array(map_start: int, map_len: int, nbytes: int, addr: int):
         base = ctypes.c_ubyte * nbytes
 
         def _del(self):   # the last view is gone: unmap (unless close() already did)
@@ -295,7 +306,7 @@ class Buffer:
 
         cls = type("MappedBytes", (base,), {"__del__": _del})
         arr = cls.from_address(addr)
-        arr._addr, arr._mapped, arr._unmapped = addr, mapped, False
+        arr._addr, arr._mapped, arr._unmapped = map_start, map_len, False
         return arr
 
     # --- use -----------------------------------------------------------------------------------------
@@ -338,6 +349,12 @@ class Buffer:
         if advice not in ADVICE:
             raise InvalidInput(f"unknown advice {advice!r}", hint="one of " + ", ".join(ADVICE))
         lo, n = self._range(offset, length)
+        if advice in ("pageout", "cold") and self.strategy != "hugetlb":
+            from ..kernel.sysmm import read_meminfo
+
+            if not read_meminfo(self._root).get("SwapTotal", 0):
+                self.notes.append(f"advise({advice}): no swap is configured, so the kernel cannot page out "
+                                  f"anonymous memory; residency stays (swapon a swap device or file first)")
         try:
             _libc.madvise(lo, n, advice)
         except MemdiveError:
@@ -398,7 +415,7 @@ class Buffer:
         arr, self._arr = self._arr, None
         self.closed = True
         arr._unmapped = True
-        _libc.munmap(self.address, self.mapped_bytes)
+        _libc.munmap(self.address - self._guard, self.mapped_bytes + 2 * self._guard)
 
     def __enter__(self) -> "Buffer":
         return self

@@ -230,3 +230,6 @@ def compare(argv, allocators: list[str] | None = None, repeat: int = 3, *, timeo
                          f"the program links its own allocator or the preload was overridden")
     return CompareResult(command=tuple(argv), repeat=repeat, baseline=baseline, summaries=tuple(sums),
                          missing=missing, runs=tuple(runs), notes=tuple(notes))
+
+
+compare_allocators = compare   # the public name (memdive.alloc.compare is this module)
