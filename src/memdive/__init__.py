@@ -19,6 +19,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Process": ("memdive.process", "Process"),
     "processes": ("memdive.overview", "processes"),
     "system": ("memdive.overview", "system"),
+    "residency": ("memdive.pages.residency", "residency"),
     "KernelRoot": ("memdive.kernel.root", "KernelRoot"),
     "MemdiveError": ("memdive.errors", "MemdiveError"),
     "NoSuchProcess": ("memdive.errors", "NoSuchProcess"),

@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alloc": ("memdive.cli.commands.alloc", "allocators compared on a command; placed buffers and what they got"),
     "trace": ("memdive.cli.commands.trace", "trace a program's allocations: leaks, peak heap, call sites, RSS owners"),
     "bench": ("memdive.cli.commands.bench", "benchmark the memory hierarchy: latency, bandwidth, TLB, patterns"),
+    "pages": ("memdive.cli.commands.pages", "every page of a process: present, swapped, THP, KSM, LRU, shared-by-N, flags"),
+    "phys": ("memdive.cli.commands.phys", "virtual to physical addresses of a process, with each page's flags"),
+    "cache": ("memdive.cli.commands.cache", "page-cache residency of files and trees; touch, evict, lock (vmtouch)"),
+    "wss": ("memdive.cli.commands.wss", "working-set size of a process over time (accessed and written sets)"),
+    "faults": ("memdive.cli.commands.faults", "minor/major page faults of processes, the system, or a command"),
 }
 
 DEFAULT_COMMAND = "sys"
