@@ -7,17 +7,18 @@ import errno
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
-from memdive.kernel import numa as knuma
 from memdive.kernel import libc
+from memdive.kernel import numa as knuma
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _numa_line(pid: int, addr: int) -> str:
-    for line in open(f"/proc/{pid}/numa_maps"):
+    for line in Path(f"/proc/{pid}/numa_maps").read_text().splitlines():
         if int(line.split(" ", 1)[0], 16) == addr:
             return line
     raise AssertionError(f"no numa_maps line at {addr:x}")
@@ -107,7 +108,7 @@ def test_numa_run_policy_seen_in_child(cbuild, spawn, opt, expect):
     line = _numa_line(c.pid, addr)
     assert line.split()[1] == expect and " N0=32 " in line
     # the task policy shows on every region without its own policy
-    pols = {ln.split()[1] for ln in open(f"/proc/{c.pid}/numa_maps")}
+    pols = {ln.split()[1] for ln in Path(f"/proc/{c.pid}/numa_maps").read_text().splitlines()}
     assert pols == {expect}
     assert os.readlink(f"/proc/{c.pid}/exe") == str(exe)     # exec'd in place: same PID
     node0_cpus = knuma.read_nodes()[0].cpus
@@ -135,7 +136,7 @@ def test_numa_show_live_process(cbuild, spawn, memdive_cli):
     r = memdive_cli("numa", str(c.pid), "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    m = [x for x in d["mappings"] if x["start"] == addr][0]
+    m = next(x for x in d["mappings"] if x["start"] == addr)
     assert m["bytes_by_node"] == {"0": 100 * PAGE} and m["size_bytes"] == 100 * PAGE
     assert d["per_node_bytes"]["0"] >= 100 * PAGE
     r = memdive_cli("numa", "--json")

@@ -93,7 +93,7 @@ def test_validation_before_any_write():
 def _cli(*args, root=FIX):
     env = dict(os.environ, MEMDIVE_ROOT=str(root))
     return subprocess.run([sys.executable, "-m", "memdive", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 def test_cli_on_fixture():

@@ -171,7 +171,7 @@ def _cli(root: Path, *args):
 
     env = dict(os.environ, MEMDIVE_ROOT=str(root))
     return subprocess.run([sys.executable, "-m", "memdive", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 def test_cli_nodes_and_process_on_fixture_trees():

@@ -12,9 +12,21 @@
 
 from __future__ import annotations
 
-from ..kernel.ctl import lock_need, read_limits as limits, read_oom as oom, read_overcommit as overcommit
-from ..kernel.ctl import set_limit, set_oom_score_adj as set_oom, write_overcommit as set_overcommit
-from .run import exec_with_controls, prepare_controls
+import importlib
+from typing import Any
 
-__all__ = ["oom", "set_oom", "limits", "lock_need", "set_limit", "overcommit", "set_overcommit",
-           "exec_with_controls", "prepare_controls"]
+_LAZY = {"oom": ("memdive.kernel.ctl", "read_oom"), "set_oom": ("memdive.kernel.ctl", "set_oom_score_adj"),
+         "limits": ("memdive.kernel.ctl", "read_limits"), "lock_need": ("memdive.kernel.ctl", "lock_need"),
+         "set_limit": ("memdive.kernel.ctl", "set_limit"), "overcommit": ("memdive.kernel.ctl", "read_overcommit"),
+         "set_overcommit": ("memdive.kernel.ctl", "write_overcommit"),
+         "exec_with_controls": ("memdive.ctl.run", "exec_with_controls"),
+         "prepare_controls": ("memdive.ctl.run", "prepare_controls")}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:   # imported on first use
+    try:
+        mod, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'memdive.ctl' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(mod), attr)

@@ -13,6 +13,7 @@ import errno
 import os
 import resource
 import select
+from typing import Self
 
 from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, MemdiveError, NoSuchProcess
 from ..models.ctl import Limit, Limits, LockNeed, OomInfo, Overcommit
@@ -71,7 +72,7 @@ class Pinned:
             self.close()
             raise
 
-    def __enter__(self) -> "Pinned":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -113,6 +113,14 @@ def _node_ids(r: KernelRoot) -> list[int]:
     return sorted(int(n[4:]) for n in names if n.startswith("node") and n[4:].isdigit())
 
 
+def _int_file(path: str) -> int:
+    b = _opt(path)
+    try:
+        return int(b) if b is not None and b.strip() else 0
+    except ValueError:
+        raise ParseError(f"{path}: not a number", path=path) from None
+
+
 def _hugepools(ndir: str) -> tuple[HugePool, ...]:
     hdir = f"{ndir}/hugepages"
     try:
@@ -124,16 +132,9 @@ def _hugepools(ndir: str) -> tuple[HugePool, ...]:
         m = re.fullmatch(r"hugepages-(\d+)kB", name)
         if not m:
             continue
-
-        def val(f: str) -> int:
-            b = _opt(f"{hdir}/{name}/{f}")
-            try:
-                return int(b) if b is not None and b.strip() else 0
-            except ValueError:
-                raise ParseError(f"{hdir}/{name}/{f}: not a number", path=f"{hdir}/{name}/{f}") from None
-
-        pools.append(HugePool(page_size_bytes=int(m.group(1)) * _KB, total_pages=val("nr_hugepages"),
-                              free_pages=val("free_hugepages"), surplus_pages=val("surplus_hugepages")))
+        v = [_int_file(f"{hdir}/{name}/{f}") for f in ("nr_hugepages", "free_hugepages", "surplus_hugepages")]
+        pools.append(HugePool(page_size_bytes=int(m.group(1)) * _KB, total_pages=v[0], free_pages=v[1],
+                              surplus_pages=v[2]))
     return tuple(sorted(pools, key=lambda p: p.page_size_bytes))
 
 
@@ -451,12 +452,16 @@ def move_pages(pid: int, addrs, nodes=None, flags: int = MPOL_MF_MOVE) -> array.
     -EFAULT not mapped or the zero page). Otherwise nodes is one node for all pages or one per page;
     status is the node the page ended on or a negative errno (-EACCES shared, -EBUSY, -ENOMEM...).
     Returns array('i') of statuses."""
-    a = addrs if isinstance(addrs, array.array) and addrs.typecode == "Q" else array.array("Q", addrs)
-    count = len(a)
+    if hasattr(addrs, "ctypes") and getattr(addrs, "dtype", None) is not None and addrs.dtype.itemsize == 8 \
+            and addrs.flags["C_CONTIGUOUS"]:
+        a_ptr, count = addrs.ctypes.data, len(addrs)          # numpy uint64 array: no copy
+    else:
+        a = addrs if isinstance(addrs, array.array) and addrs.typecode == "Q" else array.array("Q", addrs)
+        a_ptr, count = a.buffer_info()[0], len(a)
     status = array.array("i", bytes(4 * count))
     if count == 0:
         return status
-    p_addrs = ctypes.c_void_p(a.buffer_info()[0])
+    p_addrs = ctypes.c_void_p(a_ptr)
     p_status = ctypes.c_void_p(status.buffer_info()[0])
     p_nodes = None
     if nodes is not None:

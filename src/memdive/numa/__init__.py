@@ -8,10 +8,17 @@
 
 from __future__ import annotations
 
-from .migrate import migrate
-from .nodes import distance_matrix, node_rates, nodes, parse_nodes_arg
-from .placement import placement
-from .run import exec_with_policy, prepare_policy
+import importlib
+from typing import Any
 
-__all__ = ["nodes", "distance_matrix", "node_rates", "parse_nodes_arg", "placement", "migrate",
-           "exec_with_policy", "prepare_policy"]
+_LAZY = {"nodes": "topology", "distance_matrix": "topology", "node_rates": "topology", "parse_nodes_arg": "topology",
+         "placement": "process", "migrate": "migration", "exec_with_policy": "run", "prepare_policy": "run"}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:   # imported on first use: `memdive numa` starts fast
+    try:
+        mod = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'memdive.numa' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)

@@ -8,8 +8,8 @@ import sys
 from ..errors import InvalidInput
 from ..kernel import numa as knuma
 from ..models.numa import MemPolicy
-from .nodes import nodes as read_nodes
-from .nodes import parse_nodes_arg
+from .topology import nodes as read_nodes
+from .topology import parse_nodes_arg
 
 
 def prepare_policy(*, membind: str | None = None, interleave: str | None = None, preferred: str | None = None,

@@ -49,8 +49,8 @@ def overcommit_table(o: Overcommit):
         ("vm.admin_reserve_kbytes", human_bytes(o.admin_reserve_bytes)),
         ("vm.user_reserve_kbytes", human_bytes(o.user_reserve_bytes)),
         ("CommitLimit", human_bytes(o.commit_limit_bytes)),
-        ("Committed_AS", f"{human_bytes(o.committed_as_bytes)} ({pct(o.committed_as_bytes, o.commit_limit_bytes)}"
-                         " of CommitLimit)"),
+        ("Committed_AS", (f"{human_bytes(o.committed_as_bytes)} "
+                          f"({pct(o.committed_as_bytes, o.commit_limit_bytes)} of CommitLimit)")),
         ("MemTotal / SwapTotal", f"{human_bytes(o.mem_total_bytes)} / {human_bytes(o.swap_total_bytes)}"),
     ]
     from rich.text import Text

@@ -139,8 +139,8 @@ def placement_json(p: ProcessPlacement) -> dict:
 def migration_text(r: MigrationResult) -> list[str]:
     from ..models.numa import format_nodelist
 
-    lines = [f"PID {r.pid}: {r.method} to node {r.to_node} from node(s) {format_nodelist(r.from_nodes) or '-'} "
-             f"in {r.seconds * 1000:.1f} ms"]
+    lines = [(f"PID {r.pid}: {r.method} to node {r.to_node} from node(s) {format_nodelist(r.from_nodes) or '-'} "
+              f"in {r.seconds * 1000:.1f} ms")]
     if r.method == "move_pages":
         lines.append(f"  resident pages examined {r.pages_examined:,}; already on node {r.to_node}: "
                      f"{r.pages_already:,}; moved {r.pages_moved:,} ({human_bytes(r.bytes_moved)})")

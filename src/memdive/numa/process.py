@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..errors import NoSuchProcess
+from ..errors import MemdiveError, NoSuchProcess
 from ..kernel import numa as knuma
 from ..kernel import procfs
 from ..kernel.root import KernelRoot, resolve
@@ -22,8 +22,8 @@ def placement(pid: int, root: KernelRoot | None = None) -> ProcessPlacement:
     node_ids = sorted({n for m in maps for n in m.pages_by_node})
     try:
         node_ids = sorted(set(node_ids) | {n.id for n in knuma.read_nodes(r) if not n.synthetic})
-    except Exception:   # nodes are decoration here; the process's own numbers stand alone
-        pass
+    except MemdiveError:
+        node_ids = sorted(node_ids)   # nodes are decoration here; the process's own numbers stand alone
     return ProcessPlacement(
         pid=pid, comm=st.comm, mappings=maps, nodes=tuple(node_ids),
         policies=dict(Counter(m.policy for m in maps)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import array
 import time
 
 from ..errors import InvalidInput
@@ -10,20 +9,16 @@ from ..kernel import numa as knuma
 from ..kernel.ctl import Pinned
 from ..kernel.root import KernelRoot, resolve
 from ..models.numa import MigrationResult
-from .nodes import nodes as read_nodes
+from .topology import nodes as read_nodes
 
 _BATCH = 1 << 16
 _SKIP = ("[vsyscall]", "[vvar]", "[vvar_vclock]", "[vdso]")
 
 
-def _targets(pid: int, r: KernelRoot) -> list[tuple[array.array, int]]:
-    """Page addresses of every region with resident pages, with the region's page size."""
-    out = []
-    for m in knuma.read_numa_maps_joined(pid, r):
-        if m.end is None or not m.pages_by_node or m.name in _SKIP:
-            continue
-        out.append((array.array("Q", range(m.start, m.end, m.page_size_bytes)), m.page_size_bytes))
-    return out
+def _targets(pid: int, r: KernelRoot):
+    """(start, end, page size) of every region with resident pages (numa_maps joined with maps)."""
+    return [(m.start, m.end, m.page_size_bytes) for m in knuma.read_numa_maps_joined(pid, r)
+            if m.end is not None and m.pages_by_node and m.name not in _SKIP]
 
 
 def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", move_all: bool = False,
@@ -65,37 +60,42 @@ def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", m
         failures: dict[str, int] = {}
         before: dict[int, int] = {}
         after: dict[int, int] = {}
-        for addrs, psize in _targets(pid, r):
-            for i in range(0, len(addrs), _BATCH):
-                chunk = addrs[i:i + _BATCH]
+        import numpy as np
+
+        src_arr = np.array(src, dtype=np.int32)
+        for start, end, psize in _targets(pid, r):
+            for lo in range(start, end, _BATCH * psize):
+                chunk = np.arange(lo, min(end, lo + _BATCH * psize), psize, dtype=np.uint64)
                 p.check()
-                st = knuma.move_pages(pid, chunk, None)
-                sel = array.array("Q")
-                for a, s in zip(chunk, st):
-                    if s < 0:
-                        not_present += 1
-                        continue
-                    examined += 1
-                    before[s] = before.get(s, 0) + psize
-                    if s == to:
-                        already += 1
-                        after[s] = after.get(s, 0) + psize
-                    elif s in src:
-                        sel.append(a)
-                    else:
-                        after[s] = after.get(s, 0) + psize
-                if not sel:
+                st = np.frombuffer(knuma.move_pages(pid, chunk, None), dtype=np.int32)
+                present = st >= 0
+                not_present += int(len(st) - present.sum())
+                examined += int(present.sum())
+                for n, cnt in zip(*np.unique(st[present], return_counts=True)):
+                    before[int(n)] = before.get(int(n), 0) + int(cnt) * psize
+                sel_mask = present & np.isin(st, src_arr) & (st != to)
+                already += int((st == to).sum())
+                stay = present & ~sel_mask
+                for n, cnt in zip(*np.unique(st[stay], return_counts=True)):
+                    after[int(n)] = after.get(int(n), 0) + int(cnt) * psize
+                if not sel_mask.any():
                     continue
+                sel = np.ascontiguousarray(chunk[sel_mask])
                 p.check()
-                res = knuma.move_pages(pid, sel, to, flags)
-                for s in res:
-                    if s == to:
-                        moved += 1
-                        moved_bytes += psize
-                        after[to] = after.get(to, 0) + psize
-                    else:
-                        name = knuma.errno_name(s) if s < 0 else f"ended on node {s}"
-                        failures[name] = failures.get(name, 0) + 1
+                res = np.frombuffer(knuma.move_pages(pid, sel, to, flags), dtype=np.int32)
+                ok = int((res == to).sum())
+                moved += ok
+                moved_bytes += ok * psize
+                if ok:
+                    after[to] = after.get(to, 0) + ok * psize
+                bad = res != to
+                for s_, cnt in zip(*np.unique(res[bad], return_counts=True)):
+                    name = knuma.errno_name(int(s_)) if s_ < 0 else f"ended on node {int(s_)}"
+                    failures[name] = failures.get(name, 0) + int(cnt)
+                # a page that did not move stays where it was (or where the kernel says it ended)
+                where = np.where(res[bad] >= 0, res[bad], st[sel_mask][bad])
+                for n, cnt in zip(*np.unique(where, return_counts=True)):
+                    after[int(n)] = after.get(int(n), 0) + int(cnt) * psize
         p.check()
     return MigrationResult(pid=pid, method=method, to_node=to, from_nodes=src, pages_examined=examined,
                            pages_already=already, pages_moved=moved, pages_not_present=not_present,
