@@ -1,8 +1,9 @@
 """Finding the cache levels in a latency curve: flat stretches of ns per load against working set.
 
 Pure functions (no measurement): tested on synthetic curves. A plateau is a run of points where
-each step rises by at most `step` (relative) and the run stays within `span` of its first point;
-runs of one point (the ramps between levels) are not plateaus.
+each step changes by at most `step` (relative) and the run stays within `span` of its lowest point
+(neighbouring runs split by one noisy step are merged back); runs of one point (the ramps between
+levels) are not plateaus.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Sequence
 from ..models.bench import CacheLevel, Plateau
 
 
-def segments(ns: Sequence[float], step: float = 0.2, span: float = 0.6) -> list[list[int]]:
+def segments(ns: Sequence[float], step: float = 0.25, span: float = 0.6) -> list[list[int]]:
     """Indexes of the points split into runs (see module doc)."""
     if not ns:
         return []
@@ -28,11 +29,21 @@ def segments(ns: Sequence[float], step: float = 0.2, span: float = 0.6) -> list[
             cur.append(i)
         else:
             segs.append([i])
-    return segs
+    # a noisy step can split one level: merge neighbours whose union still lies within `span`
+    merged: list[list[int]] = [segs[0]]
+    for seg in segs[1:]:
+        both = merged[-1] + seg
+        vals = [ns[j] for j in both]
+        if (len(seg) > 1 and len(merged[-1]) > 1 and max(vals) <= min(vals) * (1 + span)
+                and ns[seg[0]] <= ns[merged[-1][-1]] * (1 + 2 * step)):
+            merged[-1] = both
+        else:
+            merged.append(seg)
+    return merged
 
 
 def find_plateaus(sizes: Sequence[int], ns: Sequence[float], caches: Sequence[CacheLevel] = (),
-                  step: float = 0.2, span: float = 0.6, min_points: int = 2) -> list[Plateau]:
+                  step: float = 0.25, span: float = 0.6, min_points: int = 2) -> list[Plateau]:
     """Plateaus of the curve, named L1, L2, ... in order and DRAM for the last one when the curve
     reaches past twice the largest cache; each beside the size sysfs gives for that level."""
     if len(sizes) != len(ns):
