@@ -169,11 +169,12 @@ def collapse(pid: int, start: int | None = None, end: int | None = None,
     """process_madvise(MADV_COLLAPSE) over [start, end) (or every candidate region), AnonHugePages read back.
 
     One result per range; a range the kernel refuses is reported with its errno, the others go on."""
-    from ..errors import MemdiveError
-
-    from ..errors import InvalidInput
+    from ..errors import InvalidInput, MemdiveError
+    from ..kernel import libc
+    from ..process import Process
 
     r = resolve(root)
+    proc = Process(pid, r)               # pins the start time before the ranges are chosen
     if start is not None and end is not None:
         if end <= start:
             raise InvalidInput(f"empty range {start:#x}-{end:#x}")
@@ -184,22 +185,30 @@ def collapse(pid: int, start: int | None = None, end: int | None = None,
         ranges = [(start, end)]
     else:
         ranges = collapse_targets(pid, r)
-    results = []
-    for a, b in ranges:
-        before_maps = procfs.read_smaps(pid, r)
-        before_alloc = sysmm.read_vmstat(r).get("thp_collapse_alloc", 0)
-        ok, err = True, None
-        try:
-            buddy.collapse(pid, a, b)
-        except MemdiveError as e:
-            if getattr(e, "errno", None) is None:
-                raise  # no such process, no permission, no kernel support: nothing else will work either
-            code = getattr(e, "errno", 0)
-            ok, err = False, f"{errno.errorcode.get(code, code)}: {e.hint or os.strerror(code)}"
-        after_maps = procfs.read_smaps(pid, r)
-        results.append(CollapseResult(
-            pid=pid, start=a, end=b, ok=ok, error=err,
-            huge_before_bytes=_huge_in(before_maps, a, b), huge_after_bytes=_huge_in(after_maps, a, b),
-            collapse_alloc_delta=sysmm.read_vmstat(r).get("thp_collapse_alloc", 0) - before_alloc,
-        ))
+    pidfd = libc.pidfd_open(pid)
+    try:
+        if not proc.is_running():        # the PID now names another process: refuse
+            from ..errors import NoSuchProcess
+
+            raise NoSuchProcess(f"process {pid} exited (its PID was reused) before the collapse", pid=pid)
+        results = []
+        for a, b in ranges:
+            before_maps = procfs.read_smaps(pid, r)
+            before_alloc = sysmm.read_vmstat(r).get("thp_collapse_alloc", 0)
+            ok, err = True, None
+            try:
+                buddy.collapse(pid, a, b, pidfd=pidfd)
+            except MemdiveError as e:
+                if getattr(e, "errno", None) is None:
+                    raise  # no such process, no permission, no kernel support: nothing else will work either
+                code = getattr(e, "errno", 0)
+                ok, err = False, f"{errno.errorcode.get(code, code)}: {e.hint or os.strerror(code)}"
+            after_maps = procfs.read_smaps(pid, r)
+            results.append(CollapseResult(
+                pid=pid, start=a, end=b, ok=ok, error=err,
+                huge_before_bytes=_huge_in(before_maps, a, b), huge_after_bytes=_huge_in(after_maps, a, b),
+                collapse_alloc_delta=sysmm.read_vmstat(r).get("thp_collapse_alloc", 0) - before_alloc,
+            ))
+    finally:
+        os.close(pidfd)
     return results

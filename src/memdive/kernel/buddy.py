@@ -170,10 +170,11 @@ def compact(node: int | None = None, root: KernelRoot | None = None) -> None:
         raise AccessDenied(f"permission denied writing {p}", path=p, hint=COMPACT_HINT) from None
 
 
-def collapse(pid: int, start: int, end: int) -> int:
+def collapse(pid: int, start: int, end: int, pidfd: int | None = None) -> int:
     """process_madvise(pidfd, [start, end), MADV_COLLAPSE): synchronous collapse to PMD-size THP.
 
-    Returns the bytes the kernel reports advised. The pidfd pins the process (no PID-reuse race).
+    Returns the bytes the kernel reports advised. The pidfd pins the process (no PID-reuse race): pass one
+    opened before the ranges were chosen, or one is opened here.
     Raises KernelFeatureMissing (EINVAL/ENOSYS before 6.1), AccessDenied (EPERM), or MemdiveError with the
     kernel's errno for a range it could not collapse (EAGAIN: busy pages, ENOMEM: no huge page free).
     """
@@ -187,7 +188,7 @@ def collapse(pid: int, start: int, end: int) -> int:
     class IoVec(ctypes.Structure):
         _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
 
-    fd = _libc.pidfd_open(pid)
+    fd = _libc.pidfd_open(pid) if pidfd is None else pidfd
     try:
         iov = IoVec(start, end - start)
         ret = _libc.libc().syscall(ctypes.c_long(_libc.syscall_nr("process_madvise")), ctypes.c_int(fd),
@@ -214,4 +215,5 @@ def collapse(pid: int, start: int, end: int) -> int:
             raise err
         return int(ret)
     finally:
-        os.close(fd)
+        if pidfd is None:
+            os.close(fd)

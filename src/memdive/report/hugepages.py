@@ -13,6 +13,8 @@ def _choice(c) -> str:
 
 
 def thp_system_renderables(s: ThpSystem) -> list:
+    from rich.text import Text
+
     from .tables import table
 
     st = s.settings
@@ -30,10 +32,13 @@ def thp_system_renderables(s: ThpSystem) -> list:
         rate = kh["pages_to_scan"] / (kh["scan_sleep_millisecs"] / 1000)
         kh_rows.append(("scan rate", f"{rate:,.0f} pages/s"))
     khug = table("khugepaged", ["knob / progress", "value"], kh_rows, right=(1,))
-    out = [modes, khug]
+    kh_note = Text("khugepaged progress: full_scans counts complete passes over all candidate memory, "
+                   "pages_collapsed the huge pages it made; the kernel exports no count of pages scanned")
+    out = [modes, khug, kh_note]
     if st.sizes:
         stat_keys = ["anon_fault_alloc", "anon_fault_fallback", "nr_anon", "shmem_alloc", "shmem_fallback",
                      "split", "swpout"]
+        heads = ["fault", "fallback", "nr_anon", "shmem", "shmem fb", "split", "swpout"]
         rows = []
         for z in st.sizes:
             eff = _choice(z.enabled)
@@ -42,7 +47,9 @@ def thp_system_renderables(s: ThpSystem) -> list:
             rows.append([human_bytes(z.size_bytes), eff if z.enabled else "(shmem only)", _choice(z.shmem_enabled)]
                         + [f"{z.stats[k]:,}" if k in z.stats else "-" for k in stat_keys])
         out.append(table("Multi-size THP (per size: setting and stats)",
-                         ["size", "anon", "shmem"] + stat_keys, rows, right=range(3, 3 + len(stat_keys))))
+                         ["size", "anon", "shmem"] + heads, rows, right=range(3, 3 + len(stat_keys))))
+        out.append(Text("per-size stats (stats/): fault = anon_fault_alloc, fallback = anon_fault_fallback, "
+                        "shmem = shmem_alloc, shmem fb = shmem_fallback; --json has every file"))
     mem = table("Huge pages in use (meminfo)", ["", "bytes"], [
         ("AnonHugePages", human_bytes(s.anon_huge_bytes)), ("ShmemHugePages", human_bytes(s.shmem_huge_bytes)),
         ("ShmemPmdMapped", human_bytes(s.shmem_pmd_bytes)), ("FileHugePages", human_bytes(s.file_huge_bytes)),
