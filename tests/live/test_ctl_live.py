@@ -99,6 +99,13 @@ def test_limits_set_and_lock_need(spawn, cbuild, memdive_cli):
     assert _limits_row(c.pid, "Max address space")[0] == "unlimited"
     d = json.loads(r.stdout)
     assert d["limits"]["limits"]["memlock"]["soft"] == 1 << 20
+    r = memdive_cli("ctl", "limits", str(c.pid), "--memlock", "2M:4M", "--data", "1G:unlimited", "--yes")
+    assert r.returncode == 0 and "memlock: soft 1.0M -> 2.0M" in r.stdout, r.stderr
+    assert _limits_row(c.pid, "Max locked memory")[:2] == [str(2 << 20), str(4 << 20)]
+    assert _limits_row(c.pid, "Max data size")[:2] == [str(1 << 30), "unlimited"]
+    r = memdive_cli("ctl", "limits", str(c.pid), "--memlock", "8M:4M", "--yes")
+    assert r.returncode == 2 and "above hard limit" in r.stderr
+    assert _limits_row(c.pid, "Max locked memory")[:2] == [str(2 << 20), str(4 << 20)]
     r = memdive_cli("ctl", "limits", str(c.pid), "--memlock", "1M", "--yes", user="nobody")
     assert r.returncode == 1 and "permission denied" in r.stderr
 

@@ -134,8 +134,9 @@ class Pinned:
     def check(self) -> None:
         """Raise NoSuchProcess if the pinned process has exited (or is a zombie)."""
         if self.pidfd >= 0:
-            r, _, _ = select.select([self.pidfd], [], [], 0)
-            if r:   # a pidfd polls readable once the process has exited
+            po = select.poll()
+            po.register(self.pidfd, select.POLLIN)
+            if po.poll(0):   # a pidfd polls readable once the process has exited
                 raise _gone(self.pid)
         if self._start() != self.start_ticks:
             raise NoSuchProcess(f"process {self.pid} exited and its PID was reused", pid=self.pid)
@@ -270,10 +271,11 @@ def parse_limits_file(data: bytes) -> dict[str, Limit]:
     return out
 
 
-def set_limit(pid: int, name: str, soft: int | None, hard: int | None = None, root: KernelRoot | None = None,
-              expect_start: int | None = None) -> tuple[Limit, Limit]:
-    """prlimit(PID, NAME, soft[, hard]) on the pinned process; None = unlimited; hard defaults to the
-    current hard limit (raised to soft if soft exceeds it, which needs CAP_SYS_RESOURCE)."""
+def set_limit(pid: int, name: str, soft: int | None, hard: int | str | None = None,
+              root: KernelRoot | None = None, expect_start: int | None = None) -> tuple[Limit, Limit]:
+    """prlimit(PID, NAME, soft[, hard]) on the pinned process; soft None = unlimited; hard None keeps the
+    current hard limit (raised to soft if soft exceeds it, which needs CAP_SYS_RESOURCE), "unlimited"
+    or bytes set it. Returns (before, after)."""
     res = _rlim(name)
     inf = resource.RLIM_INFINITY
     s = inf if soft is None else int(soft)
@@ -283,8 +285,12 @@ def set_limit(pid: int, name: str, soft: int | None, hard: int | None = None, ro
         cs, ch = _prlimit(p.pid, res)
         if hard is None:
             h = ch if (ch == inf or (s != inf and s <= ch)) else s
+        elif hard == "unlimited":
+            h = inf
         else:
             h = int(hard)
+            if h < 0:
+                raise InvalidInput(f"limit {name} must not be negative")
         if s != inf and h != inf and s > h:
             raise InvalidInput(f"soft limit {s} above hard limit {h} for {name}")
         p.check()

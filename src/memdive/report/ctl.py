@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.ctl import Limits, LockNeed, OomInfo, Overcommit
+from ..models.ctl import Limit, Limits, LockNeed, OomInfo, Overcommit
 from .tables import table
 from .text import escape, human_bytes, pct
 
@@ -21,6 +21,11 @@ def oom_text(o: OomInfo, before: OomInfo | None = None) -> list[str]:
 
 def _lim(v: int | None, name: str) -> str:
     return "unlimited" if v is None else human_bytes(v)
+
+
+def limit_change(before: Limit, after: Limit) -> str:
+    return (f"{after.name}: soft {_lim(before.soft, '')} -> {_lim(after.soft, '')}, "
+            f"hard {_lim(before.hard, '')} -> {_lim(after.hard, '')}")
 
 
 def limits_table(lim: Limits, need: LockNeed | None = None):

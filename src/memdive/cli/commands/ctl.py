@@ -26,6 +26,12 @@ def _size_or_unlimited(text: str):
     return None if text.strip().lower() in ("unlimited", "infinity", "inf") else parse_size(text)
 
 
+def _soft_hard(text: str):
+    """'SOFT' or 'SOFT:HARD' (each a size or 'unlimited') -> (soft, hard or False for 'keep')."""
+    soft, sep, hard = text.partition(":")
+    return (_size_or_unlimited(soft), _size_or_unlimited(hard) if sep else False)
+
+
 def _common(sp) -> None:
     sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -44,8 +50,8 @@ def add_arguments(p) -> None:
     sl.add_argument("pid", type=parse_pid)
     sl.add_argument("--lock", type=parse_size, metavar="SIZE", help="what locking SIZE more would need")
     for name, dest in (("--memlock", "memlock"), ("--as", "as_"), ("--data", "data"), ("--stack", "stack")):
-        sl.add_argument(name, dest=dest, type=_size_or_unlimited, metavar="SIZE", default=False,
-                        help=f"set the soft {name[2:]} limit, or 'unlimited' (needs --yes)")
+        sl.add_argument(name, dest=dest, type=_soft_hard, metavar="SOFT[:HARD]", default=False,
+                        help=f"set the {name[2:]} limit (sizes or 'unlimited'; needs --yes)")
     sl.add_argument("--yes", action="store_true")
     sv = sub.add_parser("overcommit", help="overcommit policy and commit accounting")
     _common(sv)
@@ -108,8 +114,11 @@ def _limits(args) -> int:
         from ..common import require_yes
 
         require_yes(args, f"setting the limits of process {args.pid}")
-        for k, v in sets.items():
-            changes.append(set_limit(args.pid, k, v))
+        for k, (soft, hard) in sets.items():
+            if hard is False:
+                changes.append(set_limit(args.pid, k, soft))
+            else:
+                changes.append(set_limit(args.pid, k, soft, hard if hard is not None else "unlimited"))
     lim = limits(args.pid)
     need = lock_need(lim, args.lock) if args.lock is not None else None
     if args.json:
@@ -119,8 +128,10 @@ def _limits(args) -> int:
     from ...report.tables import console
 
     c = console()
+    from ...report.ctl import limit_change
+
     for b, a in changes:
-        c.print(f"{a.name}: soft {b.soft} -> {a.soft}, hard {b.hard} -> {a.hard}")
+        c.print(limit_change(b, a))
     for t in limits_table(lim, need):
         c.print(t)
     return 0 if need is None or need.allowed else 1
