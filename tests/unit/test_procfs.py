@@ -139,3 +139,24 @@ def test_maps_parse_and_cmdline():
 def test_cgroup_v1_memory_line_preferred():
     root = NEW
     assert procfs.read_cgroup(4242, root).startswith("/")
+
+
+def test_column_parser_equals_line_parser():
+    data = raw(NEW, "smaps")
+    lines = data.split(b"\n")[:-1]
+    fast = procfs._parse_smaps_columns(lines, "smaps")
+    assert fast is not None and fast == procfs._parse_smaps_general(lines, "smaps")
+
+
+def test_mixed_block_layouts_fall_back_to_line_parser():
+    data = raw(OLD, "smaps")            # the hand-added block has fewer keys than the others
+    lines = data.split(b"\n")[:-1]
+    assert procfs._parse_smaps_columns(lines, "smaps") is None
+    maps = procfs.parse_smaps(data)
+    assert maps == procfs._parse_smaps_general(lines, "smaps") and len(maps) == len(raw(OLD, "maps").splitlines())
+
+
+def test_column_parser_rejects_bad_values():
+    data = raw(NEW, "smaps").replace(b"Rss:                   4 kB", b"Rss:                   x kB", 1)
+    with pytest.raises(ParseError):
+        procfs.parse_smaps(data)

@@ -9,14 +9,18 @@ from ..models.process import Mapping
 from .text import escape, human_bytes
 
 
-def mapping_json(m: Mapping, exe: str | None) -> dict:
-    from .jsonout import to_jsonable
+_words_cache: dict[tuple[str, ...] | None, list[str]] = {}
 
-    d = to_jsonable(m)
+
+def mapping_json(m: Mapping, exe: str | None) -> dict:
+    d = dict(zip(Mapping._fields, m))      # all scalars (vmflags: a tuple, a JSON list)
     d["kind"] = kind_of(m, exe)
-    d["length_bytes"] = m.length_bytes
+    d["length_bytes"] = m.end - m.start
     d["uss_bytes"] = m.uss_bytes if m.rss_bytes is not None else None
-    d["vmflag_words"] = list(m.vmflag_words)
+    words = _words_cache.get(m.vmflags)
+    if words is None:
+        words = _words_cache[m.vmflags] = list(m.vmflag_words)
+    d["vmflag_words"] = words
     return d
 
 
