@@ -36,7 +36,7 @@ def nodes_tables(ns: list[Node], rates: dict[int, dict[str, float]] | None = Non
                      right=(0, 2, 3, 4, 5)))
     if not any(n.synthetic for n in ns):
         ids = [n.id for n in ns]
-        out.append(table("Distances (10 = local)", ["from \\ to"] + [str(i) for i in ids],
+        out.append(table("Distances", ["from\\to"] + [str(i) for i in ids],
                          [[n.id] + [("-" if n.distances.get(j) is None else n.distances[j]) for j in ids]
                           for n in ns], right=range(len(ids) + 1)))
         cols = ["counter"] + [f"node{n.id}" for n in ns]
@@ -104,7 +104,7 @@ def placement_tables(p: ProcessPlacement, *, all_regions: bool = False, limit: i
         rows.append([cat.capitalize()] + [human_bytes(row.get(n, 0)) for n in ns] + [human_bytes(sum(row.values()))])
     per = p.per_node_bytes()
     footer = ["Total"] + [human_bytes(per.get(n, 0)) for n in ns] + [human_bytes(sum(per.values()))]
-    out.append(table("Per-node process memory (hugetlb at its page size)",
+    out.append(table("Per node",
                      [""] + [f"node{n}" for n in ns] + ["total"], rows, right=range(1, len(ns) + 2), footer=footer))
     regs = [m for m in p.mappings if all_regions or m.pages_by_node]
     regs.sort(key=lambda m: -m.resident_bytes)
