@@ -94,6 +94,10 @@ def test_process_reasons():
     assert "MADV_NOHUGEPAGE" in why[base + 112 * M]
     assert why[base + 130 * M] is None                                  # hugetlb: not THP's business
     assert why[0x7f1000000000] is None                                  # library text
+    codes = {r.start: r.reason_code for r in p.regions}
+    assert [codes[a] for a in (0x55d000200000, base + 34 * M, base + 68 * M, base + 86 * M, base + 88 * M + 4096,
+                               base + 94 * M, base + 112 * M, base)] == [
+        "defrag", "khugepaged", "shmem mode", "too small", "misaligned", "untouched", "nohugepage", None]
 
 
 def test_process_thp_disabled_by_prctl():
@@ -131,7 +135,8 @@ def test_collapse_targets_and_rendering():
     d = thp_process_json(p, 2 * M, False)
     json.dumps(d)
     assert d["huge_share"] == p.huge_share and all("size_bytes" in r for r in d["regions"])
-    assert len(thp_process_renderables(p, 2 * M)) == 2
+    out = thp_process_renderables(p, 2 * M)
+    assert str(out[2]) == "why not:" and any(str(x).startswith("  khugepaged: not yet collapsed") for x in out)
 
 
 def _cli(*args):

@@ -94,6 +94,20 @@ def reason_for(m: Mapping, kind: str, settings: ThpSettings, *, pmd: int, proces
             f"huge page allocation failed{free_note}; `memdive thp collapse` does it now")
 
 
+REASON_CODES = (   # (words in the reason, short code), first match wins
+    ("shared memory", "shmem mode"), ("THP is off", "THP off"), ("PR_SET_THP_DISABLE", "prctl"),
+    ("MADV_NOHUGEPAGE", "nohugepage"), ("not advised", "not advised"), ("smaller than", "too small"),
+    ("misaligned", "misaligned"), ("THPeligible 0", "ineligible"), ("nothing touched", "untouched"),
+    ("defrag=", "defrag"), ("khugepaged", "khugepaged"),
+)
+
+
+def reason_code(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return next((code for words, code in REASON_CODES if words in reason), "other")
+
+
 def _free_huge_blocks(order: int, root: KernelRoot) -> int | None:
     try:
         zones = buddy.read_buddyinfo(root)
@@ -128,7 +142,9 @@ def thp_process(pid: int, root: KernelRoot | None = None) -> ThpProcess:
             anon_huge_bytes=m.anon_huge_bytes or 0, shmem_pmd_bytes=m.shmem_pmd_bytes or 0,
             file_pmd_bytes=m.file_pmd_bytes or 0, thp_eligible=m.thp_eligible,
             advised="hg" in flags, refused="nh" in flags,
-            reason=reason_for(m, kind, settings, pmd=pmd, process_thp_enabled=thp_on, free_huge_blocks=free_blocks),
+            reason=(why := reason_for(m, kind, settings, pmd=pmd, process_thp_enabled=thp_on,
+                                      free_huge_blocks=free_blocks)),
+            reason_code=reason_code(why),
         ))
     return ThpProcess(
         pid=pid, comm=status.name, mode=settings.effective_mode(pmd),

@@ -149,7 +149,8 @@ class ThpRegion:
     thp_eligible: bool | None
     advised: bool                        # VmFlags hg (MADV_HUGEPAGE)
     refused: bool                        # VmFlags nh (MADV_NOHUGEPAGE)
-    reason: str | None                   # why a large region has no huge pages (None: it has, or is small)
+    reason: str | None                   # why a region has no huge pages (None: it has, or is no candidate)
+    reason_code: str | None = None       # the reason in two words: "not advised", "misaligned", "defrag", ...
 
     @property
     def size_bytes(self) -> int:

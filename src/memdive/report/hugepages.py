@@ -77,21 +77,27 @@ def thp_process_renderables(p: ThpProcess, min_bytes: int, all_regions: bool = F
     for r in rows_src:
         elig = {True: "1", False: "0", None: "-"}[r.thp_eligible]
         adv = "hg" if r.advised else "nh" if r.refused else ""
-        rows.append((f"{r.start:012x}-{r.end:012x}", human_bytes(r.size_bytes), r.perms, r.kind,
-                     human_bytes(r.rss_bytes), human_bytes(r.anon_huge_bytes), human_bytes(r.shmem_pmd_bytes),
-                     human_bytes(r.file_pmd_bytes), elig, adv, escape(r.name, 40),
-                     r.reason or ""))
+        rows.append((f"{r.start:x}-{r.end:x}", human_bytes(r.size_bytes), r.kind, human_bytes(r.rss_bytes),
+                     human_bytes(r.anon_huge_bytes), human_bytes(r.shmem_pmd_bytes + r.file_pmd_bytes), elig, adv,
+                     r.reason_code or "", escape(r.name, 32)))
     head = Text.from_markup(
         f"[bold]PID {p.pid}[/bold] {escape(p.comm, 40)}   THP mode {p.mode}, defrag {p.defrag or 'n/a'}, "
         f"huge page {human_bytes(p.pmd_size_bytes)}\n"
         f"anonymous {human_bytes(p.anonymous_bytes)}, on huge pages {human_bytes(p.anon_huge_bytes)} "
         f"({pct(p.anon_huge_bytes, p.anonymous_bytes)}); ShmemPmdMapped {human_bytes(p.shmem_pmd_bytes)}, "
         f"FilePmdMapped {human_bytes(p.file_pmd_bytes)}")
-    t = table(None, ["range", "size", "perm", "kind", "RSS", "AnonHuge", "ShmemPmd", "FilePmd", "elig", "adv",
-                     "name", "why no huge pages"], rows, right=(1, 4, 5, 6, 7))
-    out = [head, t]
+    t = table(None, ["range", "size", "kind", "RSS", "AnonHuge", "Shmem/FilePmd", "elig", "adv", "why not",
+                     "name"], rows, right=(1, 3, 4, 5))
+    out: list = [head, t]
     if not rows:
         out.append(Text(f"no region holds huge pages and none of at least {human_bytes(min_bytes)} is a candidate"))
+    seen: dict[str, str] = {}
+    for r in rows_src:
+        if r.reason_code and r.reason_code not in seen:
+            seen[r.reason_code] = r.reason or ""
+    if seen:
+        out.append(Text("why not:"))
+        out += [Text(f"  {code}: {why}") for code, why in seen.items()]
     return out
 
 
