@@ -72,19 +72,10 @@ def parse_node_meminfo(data: bytes, path: str = "meminfo") -> dict[str, int]:
 
 
 def parse_numastat(data: bytes, path: str = "numastat") -> dict[str, int]:
-    """'numa_hit 2035856' lines (pages) -> dict."""
-    out: dict[str, int] = {}
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ParseError(f"{path}: malformed line {line[:80]!r}", path=path)
-        try:
-            out[parts[0].decode("ascii", "replace")] = int(parts[1])
-        except ValueError:
-            raise ParseError(f"{path}: malformed value in {line[:80]!r}", path=path) from None
-    return out
+    """'numa_hit 2035856' lines (pages) -> dict: the vmstat format."""
+    from .sysmm import parse_vmstat
+
+    return parse_vmstat(data, path)
 
 
 def parse_distance(data: bytes, path: str = "distance") -> tuple[int, ...]:
