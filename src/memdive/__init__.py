@@ -39,7 +39,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "InvalidInput": ("memdive.errors", "InvalidInput"),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> object:

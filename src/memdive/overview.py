@@ -76,13 +76,11 @@ def hugetlb_pools(meminfo: MemInfo, root: KernelRoot) -> list[HugePool]:
         if not n.startswith("hugepages-") or not n.endswith("kB"):
             continue
         size = int(n[len("hugepages-"):-2]) * 1024
-
-        def val(f: str) -> int:
+        vals = []
+        for f in ("nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"):
             b = read_optional(f"{base}/{n}/{f}")
-            return int(b) if b and b.strip().isdigit() else 0
-
-        pools.append(HugePool(size, val("nr_hugepages"), val("free_hugepages"), val("resv_hugepages"),
-                              val("surplus_hugepages")))
+            vals.append(int(b) if b and b.strip().isdigit() else 0)
+        pools.append(HugePool(size, *vals))
     if not pools and meminfo.get("Hugepagesize"):
         v = meminfo.values
         pools.append(HugePool(v["Hugepagesize"], v.get("HugePages_Total", 0), v.get("HugePages_Free", 0),

@@ -40,10 +40,7 @@ class Process:
         return f"memdive.Process(pid={self.pid})"
 
     def _check(self) -> None:
-        try:
-            st = procfs.read_stat(self.pid, self.root)
-        except NoSuchProcess:
-            raise
+        st = procfs.read_stat(self.pid, self.root)   # NoSuchProcess if it is gone
         if st.starttime_ticks != self._start:
             raise NoSuchProcess(f"process {self.pid} exited and its PID was reused", pid=self.pid)
 

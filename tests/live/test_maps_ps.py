@@ -150,3 +150,16 @@ def test_unprivileged_scan_counts_denied(memdive_cli):
     out = memdive_cli("maps", "1", user="nobody")
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1 and "permission denied" in out.stderr and "root" in out.stderr
+
+
+def test_ps_filters_by_user_and_groups_by_cgroup(known, memdive_cli):
+    child, *_ = known
+    d = json.loads(memdive_cli("ps", "--json", "--user", "root", "--by", "cgroup").stdout)
+    assert d["processes"] and all(p["uid"] == 0 for p in d["processes"])
+    mine = procfs.read_cgroup(child.pid)
+    row = next(p for p in d["processes"] if p["pid"] == child.pid)
+    assert row["cgroup"] == mine
+    grp = next(g for g in d["groups"] if g["key"] == mine)
+    assert grp["pss_bytes"] == sum(p["pss_bytes"] for p in d["processes"] if p["cgroup"] == mine)
+    none = json.loads(memdive_cli("ps", "--json", "--user", "nobody").stdout)
+    assert all(p["user"] == "nobody" for p in none["processes"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 
@@ -29,7 +28,7 @@ def parse_pid(text: str) -> int:
 
 def parse_addr(text: str) -> int:
     try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text, 16)
+        return int(text, 16)   # "0x7f00..." and "7f00..." alike
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a hex address: {text!r}") from None
 

@@ -77,10 +77,7 @@ def check_zombie(root_proc: str, pid: int, data: bytes, name: str) -> None:
     """smaps/smaps_rollup of a zombie (or a kernel thread) read as empty: tell them apart."""
     if data:
         return
-    try:
-        stat = read_bytes(f"{root_proc}/{pid}/stat", pid=pid)
-    except NoSuchProcess:
-        raise
+    stat = read_bytes(f"{root_proc}/{pid}/stat", pid=pid)   # NoSuchProcess if it is gone
     state = stat[stat.rfind(b")") + 2: stat.rfind(b")") + 3]
     if state in (b"Z", b"X"):
         raise ZombieProcess(f"process {pid} is a zombie: its {name} is empty", pid=pid)

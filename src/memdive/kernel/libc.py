@@ -11,7 +11,6 @@ import ctypes.util
 import os
 import platform
 
-from ..errors import MemdiveError
 from .io import translate
 
 _libc: ctypes.CDLL | None = None
@@ -125,10 +124,7 @@ def mincore(addr: int, length: int) -> bytes:
 
 def pidfd_open(pid: int) -> int:
     """A pidfd pinning PID (Linux 5.3+): later operations through it never hit a reused PID."""
-    try:
-        return syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0), pid=pid)
-    except MemdiveError:
-        raise
+    return syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0), pid=pid)
 
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

@@ -334,10 +334,7 @@ def read_smaps_rollup(pid: int, root: KernelRoot | None = None) -> Rollup | None
             raise translate(exc, path, pid) from None
     if data:
         return parse_smaps_rollup(data, pid, path)
-    try:
-        maps = read_smaps(pid, r)
-    except NoSuchProcess:
-        raise
+    maps = read_smaps(pid, r)
     if not maps:
         return None
     return rollup_from_mappings(pid, maps)

@@ -17,14 +17,14 @@ class KernelRoot(namedtuple("KernelRoot", ["proc", "sys"], defaults=("/proc", "/
     __slots__ = ()
 
     @classmethod
-    def from_env(cls) -> "KernelRoot":
+    def from_env(cls) -> KernelRoot:
         base = os.environ.get("MEMDIVE_ROOT")
         proc = os.path.join(base, "proc") if base else "/proc"
         sysp = os.path.join(base, "sys") if base else "/sys"
         return cls(proc=os.environ.get("MEMDIVE_PROC", proc), sys=os.environ.get("MEMDIVE_SYS", sysp))
 
     @classmethod
-    def at(cls, base: str) -> "KernelRoot":
+    def at(cls, base: str) -> KernelRoot:
         """A fixture tree laid out as BASE/proc and BASE/sys."""
         return cls(proc=os.path.join(base, "proc"), sys=os.path.join(base, "sys"))
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ..maps import KINDS, Layout, MapsSummary, kind_of
+from ..maps import Layout, MapsSummary, kind_of
 from ..models.process import Mapping
 from .text import escape, human_bytes
-
 
 _words_cache: dict[tuple[str, ...] | None, list[str]] = {}
 
@@ -113,5 +112,3 @@ def layout_text(lay: Layout, width: int = 40):
             prev = s
     return t
 
-
-__all__ = ["KINDS", "maps_json", "maps_table", "summary_tables", "layout_text"]

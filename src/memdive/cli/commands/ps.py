@@ -53,8 +53,8 @@ def run(args) -> int:
         if groups is not None:
             groups = groups[: args.top]
     if args.json:
-        from ..common import emit_json
         from ...report.ps import ps_json
+        from ..common import emit_json
 
         emit_json(ps_json(res, procs, groups, tot))
     else:
