@@ -50,25 +50,20 @@ def parse_list(text: str | bytes, path: str = "list") -> tuple[int, ...]:
 
 
 def parse_node_meminfo(data: bytes, path: str = "meminfo") -> dict[str, int]:
-    """'Node 0 MemTotal:  4679892 kB' lines -> {'MemTotal': bytes, 'HugePages_Total': pages, ...}."""
-    out: dict[str, int] = {}
-    for line in data.split(b"\n"):
+    """'Node 0 MemTotal:  4679892 kB' lines -> {'MemTotal': bytes, 'HugePages_Total': pages, ...}:
+    /proc/meminfo's format behind a 'Node N ' prefix."""
+    from .sysmm import parse_meminfo
+
+    lines = data.split(b"\n")
+    body = []
+    for line in lines:
         if not line.strip():
             continue
-        parts = line.split()
-        # ["Node", "0", "Key:", "123", "kB"]
-        if len(parts) < 4 or parts[0] != b"Node" or not parts[2].endswith(b":"):
+        parts = line.split(None, 2)
+        if len(parts) < 3 or parts[0] != b"Node" or not parts[1].isdigit():
             raise ParseError(f"{path}: malformed line {line[:80]!r}", path=path)
-        try:
-            v = int(parts[3])
-        except ValueError:
-            raise ParseError(f"{path}: malformed value in {line[:80]!r}", path=path) from None
-        if len(parts) > 4 and parts[4] == b"kB":
-            v *= _KB
-        out[parts[2][:-1].decode("ascii", "replace")] = v
-    if "MemTotal" not in out:
-        raise ParseError(f"{path}: no MemTotal line (truncated?)", path=path)
-    return out
+        body.append(parts[2])
+    return dict(parse_meminfo(b"\n".join(body), path).values)
 
 
 def parse_numastat(data: bytes, path: str = "numastat") -> dict[str, int]:
