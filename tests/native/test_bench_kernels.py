@@ -262,3 +262,25 @@ def test_buffer_rejects_bad_input():
         Buffer(4096, "1g")
     with pytest.raises(InvalidInput):
         Buffer(0)
+
+
+def test_summary_runs_every_part_with_tiny_settings(monkeypatch, tmp_path):
+    import importlib
+
+    from memdive.report.bench import plot, renderables
+
+    sm = importlib.import_module("memdive.bench.summary")
+
+    tiny = dict(lat_reps=1, lat_loads=1 << 14, lat_octave=1, bw_reps=1, tlb_pages=[16, 64], tlb_reps=1,
+                tlb_loads=1 << 12, fs_incr=10_000, fs_reps=1, pf_elems=1 << 12, pf_reps=1, tr_sizes=(32,), tr_reps=1,
+                pat_n=32, pat_bytes=1 << 16, pat_elems=1 << 10, pat_reps=1)
+    monkeypatch.setitem(sm.PROFILES, True, tiny)
+    s = sm.summary(quick=True, size=1 << 20)
+    assert s.notes == ()
+    for part in ("latency", "latency_huge", "bandwidth", "tlb", "false_sharing", "prefetch", "transpose", "patterns"):
+        assert getattr(s, part) is not None, part
+    assert s.latency.points[-1].size_bytes == 1 << 20 and s.bandwidth.array_bytes == 1 << 20
+    assert s.latency_huge.backing.requested == "thp"
+    assert renderables(s)
+    plot(s, str(tmp_path / "s.png"))
+    assert (tmp_path / "s.png").stat().st_size > 1000
