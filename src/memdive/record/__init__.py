@@ -36,7 +36,7 @@ def record(path: str, *, interval: float = 1.0, duration: float | None = None, p
     cfg = SamplerConfig(pids=pids, interval=interval)
     with Sampler(root, cfg) as sampler, Recorder(path, interval=interval, append=append,
                                                  overwrite=overwrite) as rec:
-        t_end = time.monotonic() + duration if duration else None
+        t_end = time.monotonic() + duration if duration is not None else None
         nxt = time.monotonic()
         while not stop.is_set():
             snap = sampler.sample()
