@@ -12,12 +12,18 @@ serves C programs (memdive/native/pool/pool.h). `alloc_index()`/`free_index()` s
 from __future__ import annotations
 
 import ctypes
+import functools
 
 from ..errors import InvalidInput, MemdiveError
 from ..models.alloc import PoolStats
 
 DOUBLE_FREE, FOREIGN = -2, -3
 _lib = None
+
+
+def _addr_of(mv: memoryview) -> int:
+    """The address of a writable memoryview's first byte."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(mv))
 
 
 class PoolError(InvalidInput):
@@ -101,6 +107,9 @@ class Pool:
         if not p:
             raise MemdiveError(f"memdive_pool_init failed (errno {ctypes.get_errno()})")
         self._p = ctypes.c_void_p(p)
+        # Bound once: the per-operation cost from Python is then one ctypes call (the GIL is released in it).
+        self._c_alloc = functools.partial(lib.memdive_pool_alloc_index, self._p)
+        self._c_free = functools.partial(lib.memdive_pool_free_index, self._p)
 
     @property
     def address(self) -> int:
@@ -114,14 +123,18 @@ class Pool:
 
     def alloc_index(self) -> int:
         """A free slot's index; PoolExhausted when none is free."""
-        i = self._lib.memdive_pool_alloc_index(self._handle())
+        if self._p is None:
+            raise InvalidInput("the pool is closed")
+        i = self._c_alloc()
         if i < 0:
             raise PoolExhausted(f"pool exhausted: all {self.count} slots of {self.slot_size} bytes are in use",
                                 hint="free slots or create the pool with a larger count")
         return i
 
     def free_index(self, index: int) -> None:
-        rc = self._lib.memdive_pool_free_index(self._handle(), index)
+        if self._p is None:
+            raise InvalidInput("the pool is closed")
+        rc = self._c_free(index)
         if rc:
             self._refused(rc, index)
 
@@ -139,20 +152,21 @@ class Pool:
 
     def alloc(self) -> memoryview:
         """A free slot as a writable memoryview of slot_size bytes."""
-        return self.view(self.alloc_index())
+        off = self.alloc_index() * self.slot_size
+        return self._view[off:off + self.slot_size]
 
     def index_of(self, slot: memoryview) -> int:
         """The index of a memoryview returned by alloc() (PoolError for anything else)."""
-        if not isinstance(slot, memoryview) or slot.nbytes != self.slot_size or slot.readonly:
+        if type(slot) is not memoryview or slot.nbytes != self.slot_size or slot.readonly:
             raise PoolError("not a slot of this pool (a memoryview from Pool.alloc() is expected)")
-        off = ctypes.addressof(ctypes.c_char.from_buffer(slot)) - self._base
+        off = _addr_of(slot) - self._base
         if off < 0 or off % self.slot_size or off // self.slot_size >= self.count:
             raise PoolError("not a slot of this pool (its address lies outside the pool's slots)")
         return off // self.slot_size
 
     def free(self, slot: memoryview | int) -> None:
         """Return a slot (its memoryview or index). A double free raises PoolError and changes nothing."""
-        self.free_index(slot if isinstance(slot, int) else self.index_of(slot))
+        self.free_index(slot if type(slot) is int else self.index_of(slot))
 
     def in_use(self, index: int) -> bool:
         return self._lib.memdive_pool_in_use(self._handle(), index) == 1
