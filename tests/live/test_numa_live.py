@@ -6,7 +6,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,40 @@ def test_numa_show_live_process(cbuild, spawn, memdive_cli):
     lines = r.stdout.strip().splitlines()
     assert r.returncode == 0 and len(lines) == 2
     assert json.loads(lines[1])["numastat_rates_per_second"]["0"]["numa_hit"] >= 0
+
+
+def test_zombie_numa_maps_refused(memdive_cli):
+    from memdive.errors import ZombieProcess
+    from memdive.numa import placement
+
+    z = subprocess.Popen(["true"])          # exits at once; not reaped until wait(): a zombie
+    try:
+        for _ in range(200):
+            if Path(f"/proc/{z.pid}/stat").read_text().split(") ")[1][0] == "Z":
+                break
+            time.sleep(0.01)
+        with pytest.raises(ZombieProcess):
+            placement(z.pid)
+        r = memdive_cli("numa", str(z.pid))
+        assert r.returncode == 1 and "zombie" in r.stderr
+    finally:
+        z.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reserving hugetlb pages needs root")
+def test_hugetlb_pages_counted_at_their_size(cbuild, spawn, memdive_cli):
+    # reserve 2 more 2 MiB pages (relative change: other tests may use the pool too), give them back after
+    pool = Path("/proc/sys/vm/nr_hugepages")
+    pool.write_text(f"{int(pool.read_text()) + 2}\n")
+    try:
+        c = spawn([cbuild("numa_huge"), "2"], ready="ready")
+        addr = int(c.info()["addr"], 16)
+        line = _numa_line(c.pid, addr)
+        assert " huge " in line and "kernelpagesize_kB=2048" in line and " N0=2 " in line
+        d = json.loads(memdive_cli("numa", str(c.pid), "--json").stdout)
+        m = next(x for x in d["mappings"] if x["start"] == addr)
+        assert m["huge"] and m["bytes_by_node"] == {"0": 4 << 20} and m["category"] == "huge"
+        assert d["totals_bytes"]["huge"] == {"0": 4 << 20}
+        c.stop()
+    finally:
+        pool.write_text(f"{max(0, int(pool.read_text()) - 2)}\n")

@@ -14,7 +14,7 @@ import re
 
 from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, MemdiveError, NoSuchProcess, ParseError
 from ..models.numa import HugePool, MemPolicy, Node, NumaMapping, format_nodelist
-from .io import read_bytes, translate
+from .io import check_zombie, read_bytes, translate
 from .root import KernelRoot, resolve
 
 _KB = 1024
@@ -287,7 +287,10 @@ def parse_numa_maps(data: bytes, path: str = "numa_maps") -> list[NumaMapping]:
 
 def read_numa_maps(pid: int, root: KernelRoot | None = None) -> list[NumaMapping]:
     path = resolve(root).pid_path(pid, "numa_maps")
-    data = read_bytes(path, pid=pid, what="another user's numa_maps needs root (ptrace-read access); the file needs CONFIG_NUMA")
+    data = read_bytes(path, pid=pid,
+                      what="another user's numa_maps needs root (ptrace-read access); the file needs CONFIG_NUMA")
+    if not data:
+        check_zombie(resolve(root).proc, pid, data, "numa_maps")   # a zombie's is empty: never zeroed data
     return parse_numa_maps(data, path)
 
 
