@@ -119,10 +119,10 @@ def main() -> None:
 
     for threads in (1, 2):
         cases = {
-            "bytearray(256) (reference)": lambda: _threads(bytearr, threads, N),
-            "libc malloc/free via ctypes (reference)": lambda: _threads(malloc, threads, N),
-            "Pool.alloc_index/free_index": lambda: _threads(pool_index, threads, N),
-            "Pool.alloc/free (memoryview)": lambda: _threads(pool_view, threads, N),
+            "bytearray(256) (reference)": lambda t=threads: _threads(bytearr, t, N),
+            "libc malloc/free via ctypes (reference)": lambda t=threads: _threads(malloc, t, N),
+            "Pool.alloc_index/free_index": lambda t=threads: _threads(pool_index, t, N),
+            "Pool.alloc/free (memoryview)": lambda t=threads: _threads(pool_view, t, N),
         }
         if threads == 1:
             cases["Arena.alloc_offset/free_offset"] = lambda: _threads(arena_, 1, N)
@@ -134,13 +134,13 @@ def main() -> None:
 
     ref = _c_ref()
     for threads in (1, 2):
-        def c_malloc():
-            out = subprocess.run([ref, str(CHURN // threads), str(threads), str(SIZE)], capture_output=True,
+        def c_malloc(t=threads):
+            out = subprocess.run([ref, str(CHURN // t), str(t), str(SIZE)], capture_output=True,
                                  text=True, check=True)
             return float(out.stdout)
 
-        def c_pool():
-            return _threads(lambda n: pool.churn(n, batch=8, seed=threading.get_ident()), threads, CHURN)
+        def c_pool(t=threads):
+            return _threads(lambda n: pool.churn(n, batch=8, seed=threading.get_ident()), t, CHURN)
 
         times = alternate({"glibc malloc/free in C (reference)": c_malloc, "Pool.churn (C, GIL released)": c_pool},
                           rounds=7)

@@ -19,7 +19,8 @@ _LAZY = {
     "compare_allocators": "compare", "allocators": "compare",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["Arena", "Buffer", "BufferInUse", "Pool", "PoolError", "allocators", "buffer",
+           "compare_allocators", "measure_range"]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ import errno
 import itertools
 import os
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import libc as _libc
@@ -283,14 +283,14 @@ class Buffer:
     def _mlock(self, onfault: bool) -> None:
         try:
             _libc.mlock(self.address, self.mapped_bytes, onfault=onfault)
-        except MemdiveError as exc:
+        except MemdiveError:
             e = ctypes.get_errno()
             if e in (errno.ENOMEM, errno.EPERM, errno.EAGAIN):
                 raise MemdiveError(memlock_explanation(self.mapped_bytes) if e != errno.EAGAIN else
                                    f"mlock of {_human(self.mapped_bytes)}: not enough memory to lock "
                                    f"(EAGAIN); " + memlock_explanation(self.mapped_bytes),
                                    hint=MEMLOCK_HINT) from None
-            raise exc
+            raise
 
     @staticmethod
     def _make_array(map_start: int, map_len: int, nbytes: int, addr: int):
@@ -458,4 +458,4 @@ def buffer(nbytes: int, *, pages: str = "4k", node=None, lock: bool | str = Fals
                   hugetlb_size=hugetlb_size, root=root)
 
 
-__all__ = ["Buffer", "BufferInUse", "buffer", "PageRun"]
+__all__ = ["Buffer", "BufferInUse", "PageRun", "buffer"]

@@ -122,7 +122,7 @@ def run_once(argv: list[str], alloc: AllocatorInfo, rnd: int, *, probe_lib: str 
             pid, status, ru = os.wait4(p.pid, os.WNOHANG if deadline else 0)
             if pid:
                 break
-            if time.perf_counter() > deadline:
+            if deadline is not None and time.perf_counter() > deadline:
                 p.kill()
                 pid, status, ru = os.wait4(p.pid, 0)
                 p.returncode = -9

@@ -33,7 +33,7 @@ def _huge_regions(addr: int, length: int) -> list[tuple[int, int]] | None:
     except MemdiveError:
         return None
     try:
-        out = []
+        out: list[tuple[int, int]] = []
         for regs in pm.scan(fd, addr, addr + length, anyof=pm.PAGE_IS_HUGE, return_mask=pm.PAGE_IS_HUGE):
             out.extend((int(r["start"]), int(r["end"])) for r in regs if int(r["categories"]) & pm.PAGE_IS_HUGE)
         return out
@@ -108,6 +108,7 @@ def measure_range(addr: int, length: int, *, nbytes: int | None = None, asked_pa
 
     huge = None if is_hugetlb else _huge_regions(addr, length)
     pmd = ownmem.thp_pmd_size(root)
+    thp: int | None
     if huge is not None:
         sources.append("PAGEMAP_SCAN")
         thp = sum(e - s for s, e in huge)

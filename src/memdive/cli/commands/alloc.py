@@ -62,15 +62,15 @@ def _compare(args) -> int:
     if not cmd:
         raise InvalidInput("no command given: memdive alloc compare [options] -- CMD [ARGS...]")
     names = [n for n in args.allocators.split(",") if n.strip()]
-    if not args.json and sys.stderr.isatty():
-        def progress(r):
-            sys.stderr.write(f"\r  round {r.round + 1}/{args.repeat}: {r.allocator:<10}")
-            sys.stderr.flush()
-    else:
-        progress = None
+    tty = not args.json and sys.stderr.isatty()
+
+    def progress(r) -> None:
+        sys.stderr.write(f"\r  round {r.round + 1}/{args.repeat}: {r.allocator:<10}")
+        sys.stderr.flush()
+
     res = compare(cmd, names, args.repeat, timeout=args.timeout, output=args.show_output, warmup=args.warmup,
-                  progress=progress)
-    if progress:
+                  progress=progress if tty else None)
+    if tty:
         sys.stderr.write("\r" + " " * 40 + "\r")
     if args.json:
         from ..common import emit_json
