@@ -117,7 +117,7 @@ def _executor():
 
 def _scratch() -> np.ndarray:
     buf = getattr(_local, "buf", None)
-    if buf is None:
+    if buf is None or len(buf) != MAX_SPAN:
         buf = _local.buf = np.empty(MAX_SPAN, dtype=np.uint64)
     return buf
 

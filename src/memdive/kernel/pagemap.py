@@ -142,7 +142,7 @@ def scan(fd: int, start: int, end: int, *, anyof: int = PAGE_IS_PRESENT | PAGE_I
         except OSError as exc:
             if exc.errno in (errno.ENOTTY, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS) and arg.start == start:
                 raise ScanUnsupported(f"PAGEMAP_SCAN: {os.strerror(exc.errno)}",
-                                      hint="needs Linux 6.7+; falling back to reading pagemap") from None
+                                      hint="PAGEMAP_SCAN needs Linux 6.7+; --method read reads pagemap instead") from None
             if exc.errno in (errno.EACCES, errno.EPERM):
                 raise AccessDenied("PAGEMAP_SCAN refused", pid=pid, hint=PAGEMAP_HINT) from None
             raise translate(exc, "pagemap (PAGEMAP_SCAN)", pid) from None

@@ -1,0 +1,138 @@
+"""Page decoding, kpage* lookups and the pagemap fallback walk on a fixture tree (a kernel without
+PAGEMAP_SCAN: the ioctl on a regular file fails with ENOTTY)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memdive.errors import InvalidInput, KernelFeatureMissing
+from memdive.kernel import kpage as kp
+from memdive.kernel import pagemap as pm
+from memdive.kernel.root import KernelRoot
+from memdive.pages import entries, walk
+
+FIX = Path(__file__).parent.parent / "fixtures" / "pages-noscan"
+ROOT = KernelRoot.at(str(FIX))
+PID = 4242
+
+
+def test_struct_layouts():
+    import ctypes
+
+    assert ctypes.sizeof(pm.PmScanArg) == 96 and ctypes.sizeof(pm.PageRegion) == 24
+    assert pm.PAGEMAP_SCAN == 0xC0606610
+    assert pm.PAGE_IS_PRESENT == 8 and pm.PAGE_IS_SWAPPED == 16 and pm.PAGE_IS_PFNZERO == 32
+    with pytest.raises(ValueError):
+        next(pm.scan(0, 0, 4096, return_mask=pm.PAGE_IS_FILE))
+
+
+def test_decode_captured_entries_bit55_soft_dirty():
+    # captured bytes: present+exclusive+soft-dirty PFN 0x1e860d; present PFN hidden; swapped type 3
+    raw = struct.pack("<3Q", (1 << 63) | (1 << 56) | (1 << 55) | 0x1E860D, (1 << 63) | (1 << 61),
+                      (1 << 62) | (0xABC << 5) | 3)
+    e = pm.parse_entries(raw)
+    a, b, c = (pm.decode_entry(int(x)) for x in e)
+    assert a["soft_dirty"] and a["exclusive"] and a["pfn"] == 0x1E860D
+    assert b["present"] and b["pfn"] is None and b["file_or_shared_anon"] and not b["soft_dirty"]
+    assert c["swapped"] and c["swap_type"] == 3 and c["swap_offset"] == 0xABC and c["pfn"] is None
+    with pytest.raises(Exception):
+        pm.parse_entries(b"\0" * 7)
+
+
+def test_flag_names_and_symbol():
+    f = (1 << 12) | (1 << 22) | (1 << 5) | (1 << 34)
+    assert kp.flag_names(f) == ["lru", "anonymous", "thp", "bit34"]
+    s = kp.flag_symbol(f)
+    assert s.startswith("_____l______a_________t") and s.endswith("+0x400000000")
+    assert len(kp.KPF_NAMES) == 27
+
+
+def test_runs_and_lookup_sorted_windows(monkeypatch):
+    fds = kp.open_files(ROOT)
+    try:
+        u = np.array([100, 101, 107, 200, 300, 303], dtype=np.uint64)
+        lo, hi, first = kp.runs(u)
+        assert lo.tolist() == [100, 200, 300] and hi.tolist() == [107, 200, 303] and first.tolist() == [0, 3, 4]
+        monkeypatch.setattr(kp, "MAX_SPAN", 3)          # force the window-by-window path
+        v = kp.lookup_sorted(u, fds, threads=1)
+        assert v["kpagecount"].tolist() == [1, 1, 1, 0, 5, 5]
+        assert v["kpagecgroup"].tolist() == [1000, 1000, 1000, 0, 2000, 2000]
+        anyorder = kp.lookup(np.array([300, 100, 300], dtype=np.uint64), fds)
+        assert anyorder["kpagecount"].tolist() == [5, 1, 5]
+        u2, mult = kp.unique_counts(np.array([5, 3, 5, 5], dtype=np.uint64))
+        assert u2.tolist() == [3, 5] and mult.tolist() == [1, 3]
+    finally:
+        kp.close_files(fds)
+
+
+def test_fallback_walk_on_kernel_without_pagemap_scan():
+    w = walk(PID, root=ROOT)
+    assert w.method == "pagemap" and w.detail == "kpage" and w.pfn_available
+    assert any("PAGEMAP_SCAN unavailable" in n for n in w.notes)
+    assert w.soft_dirty_supported is True
+    a, b, c = w.regions
+    assert (a.stats.virtual_pages, a.stats.present_pages, a.stats.swapped_pages) == (16, 9, 1)
+    assert a.stats.exclusive_pages == 8 and a.stats.zero_pages == 1
+    assert a.stats.lru_active_pages == 4 and a.stats.lru_inactive_pages == 4
+    assert a.stats.referenced_pages == 4 and a.stats.dirty_pages == 4 and a.stats.anon_pages == 8
+    assert a.stats.mapcount_pages == {"0": 1, "1": 8}
+    assert b.kind == "library" and b.stats.file_or_shared_pages == 4 and b.stats.mapcount_pages == {"5": 4}
+    assert c.stats.soft_dirty_pages == 2 and c.stats.thp_pages == 2
+    assert w.total.present_pages == 15 and w.total.soft_dirty_pages == 2
+    assert w.memcg_pages == {"inode 1000": 10, "inode 2000": 4, "(none)": 1}
+    top = w.histogram[0]
+    assert top.pages == 4 and {"anonymous", "lru"} <= set(top.names)
+    assert sum(h.pages for h in w.histogram) == 15
+
+
+def test_fallback_scan_method_refused_and_fast_detail():
+    with pytest.raises(KernelFeatureMissing):
+        walk(PID, root=ROOT, method="scan")
+    with pytest.raises(KernelFeatureMissing, match="PAGEMAP_SCAN"):
+        walk(PID, root=ROOT, detail="scan")
+
+
+def test_fixture_range_region_and_pagemap_detail():
+    w = walk(PID, root=ROOT, start=0x100000, end=0x108000, detail="pagemap")
+    assert w.total.virtual_pages == 8 and w.total.present_pages == 8 and w.total.thp_pages is None
+    assert w.histogram is None
+    w = walk(PID, root=ROOT, region="libfoo")
+    assert len(w.regions) == 1 and w.total.present_pages == 4
+    with pytest.raises(InvalidInput):
+        walk(PID, root=ROOT, region="heap")
+    with pytest.raises(InvalidInput):
+        walk(PID, root=ROOT, method="bogus")
+
+
+def test_fixture_entries_list():
+    es = entries(PID, 0x100000, 0x10A000, root=ROOT)
+    assert len(es) == 10
+    assert es[0].pfn == 100 and es[0].phys_addr == 100 * 4096 and es[0].mapcount == 1
+    assert "anonymous" in es[0].flag_names and es[0].memcg_inode == 1000
+    assert es[8].swapped and es[8].swap_type == 1 and es[8].swap_offset == 0x1234 and es[8].kpageflags is None
+    assert es[9].flag_names == ("mmap", "zero_page")
+    with pytest.raises(InvalidInput):
+        entries(PID, 0, 1 << 40, root=ROOT)
+
+
+def test_report_renders_fixture():
+    from memdive.report.jsonout import dumps
+    from memdive.report.pages import histogram_table, walk_header, walk_tables
+    from memdive.report.tables import console
+    import io
+    import json
+
+    w = walk(PID, root=ROOT)
+    buf = io.StringIO()
+    c = console(file=buf)
+    c.print(walk_header(w))
+    c.print(walk_tables(w, pages=True))
+    c.print(histogram_table(w))
+    out = buf.getvalue()
+    assert "libfoo.so" in out and "kpageflags combinations" in out
+    d = json.loads(dumps(w))
+    assert d["total"]["present_pages"] == 15 and d["regions"][0]["stats"]["mapcount_pages"]["1"] == 8
