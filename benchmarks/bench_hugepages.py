@@ -34,6 +34,11 @@ MANY_MAPS = (
 )
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def _raw_read():
     for p in FILES:
         fd = os.open(p, os.O_RDONLY)
@@ -45,23 +50,33 @@ def _raw_read():
 def bench_frag(rounds: int) -> None:
     from memdive.frag import frag
 
-    times = alternate({
-        "floor: python read of the 3 files": lambda: time_call(_raw_read),
-        "memdive.frag.frag()": lambda: time_call(frag),
-    }, rounds=rounds * 5)
-    report("frag, library (parse + indices per order + pagetypes + counters)", times,
-           "floor: python read of the 3 files")
-    times = alternate({
-        "floor: cat the 3 files": lambda: time_cmd(["cat", *FILES]),
-        "memdive frag --json": lambda: time_cmd(memdive_cmd() + ["frag", "--json"]),
-        "memdive frag (tables + picture)": lambda: time_cmd(memdive_cmd() + ["frag"]),
-    }, rounds=rounds)
+    times = alternate(
+        {
+            "floor: python read of the 3 files": lambda: time_call(_raw_read),
+            "memdive.frag.frag()": lambda: time_call(frag),
+        },
+        rounds=rounds * 5,
+    )
+    report(
+        "frag, library (parse + indices per order + pagetypes + counters)",
+        times,
+        "floor: python read of the 3 files",
+    )
+    times = alternate(
+        {
+            "floor: cat the 3 files": lambda: time_cmd(["cat", *FILES]),
+            "memdive frag --json": lambda: time_cmd(memdive_cmd() + ["frag", "--json"]),
+            "memdive frag (tables + picture)": lambda: time_cmd(memdive_cmd() + ["frag"]),
+        },
+        rounds=rounds,
+    )
     report("frag, whole command (interpreter start included)", times, "floor: cat the 3 files")
 
 
 def bench_thp_pid(rounds: int) -> None:
-    child = subprocess.Popen([sys.executable, "-c", MANY_MAPS], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", MANY_MAPS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         child.stdout.readline()
         pid = child.pid
@@ -69,15 +84,21 @@ def bench_thp_pid(rounds: int) -> None:
             n = sum(1 for _ in f)
         from memdive.hugepages.thp import thp_process
 
-        times = alternate({
-            "floor: python read of smaps": lambda: time_call(lambda: open(f"/proc/{pid}/smaps", "rb").read()),
-            "memdive thp_process(pid)": lambda: time_call(lambda: thp_process(pid)),
-        }, rounds=rounds * 3)
+        times = alternate(
+            {
+                "floor: python read of smaps": lambda: time_call(lambda: _read(f"/proc/{pid}/smaps")),
+                "memdive thp_process(pid)": lambda: time_call(lambda: thp_process(pid)),
+            },
+            rounds=rounds * 3,
+        )
         report(f"thp PID, library ({n} mappings)", times, "floor: python read of smaps")
-        times = alternate({
-            "floor: cat smaps": lambda: time_cmd(["cat", f"/proc/{pid}/smaps"]),
-            "memdive thp PID --json": lambda: time_cmd(memdive_cmd() + ["thp", str(pid), "--json"]),
-        }, rounds=rounds)
+        times = alternate(
+            {
+                "floor: cat smaps": lambda: time_cmd(["cat", f"/proc/{pid}/smaps"]),
+                "memdive thp PID --json": lambda: time_cmd(memdive_cmd() + ["thp", str(pid), "--json"]),
+            },
+            rounds=rounds,
+        )
         report(f"thp PID, whole command ({n} mappings)", times, "floor: cat smaps")
     finally:
         child.kill()
@@ -98,11 +119,11 @@ def bench_collapse(rounds: int) -> None:
     def fresh_region():
         base = libc.mmap(size + pmd)
         start = -(-base // pmd) * pmd
-        libc.madvise(start, size, "nohugepage")      # fault in 4 KiB pages ...
+        libc.madvise(start, size, "nohugepage")  # fault in 4 KiB pages ...
         t = time.perf_counter()
         ctypes.memset(start, 1, size)
         touch = time.perf_counter() - t
-        libc.madvise(start, size, "hugepage")        # ... then make it eligible (VM_NOHUGEPAGE cleared)
+        libc.madvise(start, size, "hugepage")  # ... then make it eligible (VM_NOHUGEPAGE cleared)
         return base, start, touch
 
     coll, touch_t = [], []
@@ -118,14 +139,21 @@ def bench_collapse(rounds: int) -> None:
             libc.munmap(base, size + pmd)
         if not ok:
             print(f"\ncollapse: the kernel collapsed {res.collapsed_bytes} of {size} bytes ({res.error})")
-    times = {"floor: first touch of 256 MiB (4 KiB faults)": touch_t,
-             "memdive thp collapse 256 MiB (incl. 2 smaps reads)": coll}
-    r = report("collapse, 256 MiB of 4 KiB pages into 128 THPs", times,
-               "floor: first touch of 256 MiB (4 KiB faults)")
+    times = {
+        "floor: first touch of 256 MiB (4 KiB faults)": touch_t,
+        "memdive thp collapse 256 MiB (incl. 2 smaps reads)": coll,
+    }
+    r = report(
+        "collapse, 256 MiB of 4 KiB pages into 128 THPs",
+        times,
+        "floor: first touch of 256 MiB (4 KiB faults)",
+    )
     import statistics
 
-    print(f"  collapse rate: {size / statistics.median(coll) / 1e9:.2f} GB/s; "
-          f"{r['memdive thp collapse 256 MiB (incl. 2 smaps reads)']:.2f}x the first-touch time")
+    print(
+        f"  collapse rate: {size / statistics.median(coll) / 1e9:.2f} GB/s; "
+        f"{r['memdive thp collapse 256 MiB (incl. 2 smaps reads)']:.2f}x the first-touch time"
+    )
 
 
 def bench_chase(rounds: int) -> None:
@@ -141,9 +169,14 @@ def bench_chase(rounds: int) -> None:
         ns = [float(tok) for ln in last for tok in ln.split()[-1:] if tok.replace(".", "", 1).isdigit()]
         return ns[-1] * 1e-9 if ns else float("nan")
 
-    times = alternate({"plain 4 KiB": lambda: run("plain", "plain 4 KiB"),
-                       "huge (MADV_HUGEPAGE)": lambda: run("huge", "huge (MADV_HUGEPAGE)")},
-                      rounds=rounds, warmup=0)
+    times = alternate(
+        {
+            "plain 4 KiB": lambda: run("plain", "plain 4 KiB"),
+            "huge (MADV_HUGEPAGE)": lambda: run("huge", "huge (MADV_HUGEPAGE)"),
+        },
+        rounds=rounds,
+        warmup=0,
+    )
     r = report("chase.c at 256 MiB: time per dependent load (shown as ms = ns x 1e-6)", times, "plain 4 KiB")
     for k, v in backing.items():
         if v:

@@ -19,12 +19,27 @@ from .kernel.root import KernelRoot, resolve
 from .models.hugepages import BuddyZone, CompactResult, FragReport, ZoneFrag
 
 COMPACTION_COUNTERS = (
-    "compact_stall", "compact_fail", "compact_success", "compact_migrate_scanned", "compact_free_scanned",
-    "compact_isolated", "compact_daemon_wake", "compact_daemon_migrate_scanned", "compact_daemon_free_scanned",
-    "pgmigrate_success", "pgmigrate_fail", "thp_migration_success", "thp_migration_fail",
+    "compact_stall",
+    "compact_fail",
+    "compact_success",
+    "compact_migrate_scanned",
+    "compact_free_scanned",
+    "compact_isolated",
+    "compact_daemon_wake",
+    "compact_daemon_migrate_scanned",
+    "compact_daemon_free_scanned",
+    "pgmigrate_success",
+    "pgmigrate_fail",
+    "thp_migration_success",
+    "thp_migration_fail",
 )
-SETTINGS = ("compaction_proactiveness", "extfrag_threshold", "compact_unevictable_allowed", "min_free_kbytes",
-            "watermark_scale_factor")
+SETTINGS = (
+    "compaction_proactiveness",
+    "extfrag_threshold",
+    "compact_unevictable_allowed",
+    "min_free_kbytes",
+    "watermark_scale_factor",
+)
 
 
 def contig_info(free_blocks: tuple[int, ...] | list[int], suitable_order: int) -> tuple[int, int, int]:
@@ -51,7 +66,7 @@ def fragmentation_index(free_blocks: tuple[int, ...] | list[int], order: int) ->
     """mm/vmstat.c __fragmentation_index, in thousandths: -1000 when an order-ORDER block is free (the
     index only means something when the allocation would fail); else towards 0 the failure is for lack of
     memory, towards 1000 for fragmentation. 0 when there are no free blocks at all."""
-    if order >= len(free_blocks):   # the kernel WARNs and returns 0 beyond MAX_PAGE_ORDER
+    if order >= len(free_blocks):  # the kernel WARNs and returns 0 beyond MAX_PAGE_ORDER
         return 0
     free_pages, total, suitable = contig_info(free_blocks, order)
     requested = 1 << order
@@ -70,12 +85,16 @@ def kernel_format(value: int) -> str:
     return f"{q}.{r:03d}"
 
 
-
 def zone_frag(z: BuddyZone) -> ZoneFrag:
     n = len(z.free_blocks)
-    return ZoneFrag(node=z.node, zone=z.zone, free_blocks=z.free_blocks, free_pages=z.free_pages,
-                    unusable=tuple(unusable_index(z.free_blocks, k) for k in range(n)),
-                    fragmentation=tuple(fragmentation_index(z.free_blocks, k) for k in range(n)))
+    return ZoneFrag(
+        node=z.node,
+        zone=z.zone,
+        free_blocks=z.free_blocks,
+        free_pages=z.free_pages,
+        unusable=tuple(unusable_index(z.free_blocks, k) for k in range(n)),
+        fragmentation=tuple(fragmentation_index(z.free_blocks, k) for k in range(n)),
+    )
 
 
 def _settings(root: KernelRoot) -> dict[str, int]:
@@ -103,9 +122,12 @@ def frag(root: KernelRoot | None = None, node: int | None = None, pagetypes: boo
             pt_err = e.one_line()
     vm = sysmm.read_vmstat(r)
     return FragReport(
-        zones=tuple(zone_frag(z) for z in zones), page_size_bytes=os.sysconf("SC_PAGE_SIZE"),
-        pagetypes=pt, pagetypes_error=pt_err,
-        compaction={k: vm[k] for k in COMPACTION_COUNTERS if k in vm}, settings=_settings(r),
+        zones=tuple(zone_frag(z) for z in zones),
+        page_size_bytes=os.sysconf("SC_PAGE_SIZE"),
+        pagetypes=pt,
+        pagetypes_error=pt_err,
+        compaction={k: vm[k] for k in COMPACTION_COUNTERS if k in vm},
+        settings=_settings(r),
     )
 
 

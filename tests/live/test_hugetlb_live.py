@@ -28,12 +28,12 @@ def test_reserve_check_release_restores_pool():
     try:
         c = reserve(size, 2)
         assert c.before_total == found and c.requested_total == found + 2
-        assert c.after_total == found + 2 and c.complete          # 2 pages of 2 MiB are always there
-        assert meminfo_huge()[0] == c.after_total                  # the kernel's own count agrees
+        assert c.after_total == found + 2 and c.complete  # 2 pages of 2 MiB are always there
+        assert meminfo_huge()[0] == c.after_total  # the kernel's own count agrees
         res = check(size, count=2)
         assert res.hugetlb_ok and res.hugetlb_bytes == 4 * MiB and res.kernel_page_size_bytes == size
         assert res.fallback is None
-        assert meminfo_huge()[1] == read_pool(size).free           # the check unmapped its pages
+        assert meminfo_huge()[1] == read_pool(size).free  # the check unmapped its pages
         r = release(size, 2)
         assert (r.before_total, r.after_total) == (found + 2, found)
     finally:
@@ -75,6 +75,6 @@ def test_unprivileged(memdive_cli):
     assert p.returncode == 0 and "hugetlb pools" in p.stdout
     p = memdive_cli("hugetlb", "--reserve", "1", "--yes", user="nobody")
     assert p.returncode == 1 and "needs root" in p.stderr and "Traceback" not in p.stderr
-    p = memdive_cli("hugetlb", "check", "--json", user="nobody")       # needs no privilege
+    p = memdive_cli("hugetlb", "check", "--json", user="nobody")  # needs no privilege
     d = json.loads(p.stdout)
     assert p.returncode == (0 if d["hugetlb_ok"] else 1) and (d["hugetlb_ok"] or d["fallback"] == "thp")

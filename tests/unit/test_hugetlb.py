@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,7 +45,7 @@ def test_system_and_render():
     assert s.default_size_bytes == 2 * M and len(s.mounts) == 3
     from memdive.report.tables import console
 
-    c = console(file=open(os.devnull, "w"))
+    c = console(file=io.StringIO())
     with c.capture() as cap:
         for r in hugetlb_renderables(s):
             c.print(r)
@@ -72,50 +71,60 @@ def test_reserve_release_set_read_back(copy):
     c = reserve(2 * M, 3, root=r)
     assert (c.before_total, c.requested_total, c.after_total, c.complete) == (10, 13, 13, True)
     assert (copy / "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages").read_text().strip() == "13"
-    c = release(G, None, node=0, root=r)           # node 0 has 2 free of 2
+    c = release(G, None, node=0, root=r)  # node 0 has 2 free of 2
     assert (c.before_total, c.after_total) == (2, 0)
-    assert (copy / "sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages").read_text().strip() == "0"
+    assert (
+        copy / "sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages"
+    ).read_text().strip() == "0"
     c = set_pool(2 * M, 1, node=1, root=r)
     assert (c.before_total, c.after_total, c.node) == (4, 1, 1)
     with pytest.raises(InvalidInput):
-        reserve(4 * M, 1, root=r)                   # no such size
+        reserve(4 * M, 1, root=r)  # no such size
     with pytest.raises(InvalidInput):
-        reserve(2 * M, 1, node=3, root=r)           # no such node
+        reserve(2 * M, 1, node=3, root=r)  # no such node
     with pytest.raises(InvalidInput):
         write_nr_hugepages(2 * M, -1, root=r)
 
 
 def test_outcome_texts():
-    short = PoolChange(size_bytes=G, node=0, requested_total=8, before_total=0, after_total=5, before_free=0,
-                       after_free=5)
+    short = PoolChange(
+        size_bytes=G, node=0, requested_total=8, before_total=0, after_total=5, before_free=0, after_free=5
+    )
     assert not short.complete and short.shortfall == 3
     t = pool_change_text(short)
     assert "3 short" in t and "node 0" in t and "0 -> 5" in t
-    busy = PoolChange(size_bytes=2 * M, node=None, requested_total=0, before_total=4, after_total=2,
-                      before_free=2, after_free=0)
+    busy = PoolChange(
+        size_bytes=2 * M,
+        node=None,
+        requested_total=0,
+        before_total=4,
+        after_total=2,
+        before_free=2,
+        after_free=0,
+    )
     assert "2 pages are in use" in pool_change_text(busy)
 
 
-def _cli(*args, root=TWO):
-    env = dict(os.environ, MEMDIVE_ROOT=str(root))
-    return subprocess.run([sys.executable, "-m", "memdive", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+def _cli(memdive_cli, *args, root=TWO):
+    return memdive_cli(*args, env=dict(os.environ, MEMDIVE_ROOT=str(root)), timeout=60)
 
 
-def test_cli(copy):
-    p = _cli("hugetlb", "--json")
+def test_cli(copy, memdive_cli):
+    p = _cli(memdive_cli, "hugetlb", "--json")
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["pools"][0]["nodes"][1]["free"] == 2 and d["mounts"][1]["page_size_bytes"] == G
-    p = _cli("hugetlb", "--reserve", "2", root=copy)
+    p = _cli(memdive_cli, "hugetlb", "--reserve", "2", root=copy)
     assert p.returncode == 2 and "--yes" in p.stderr
-    p = _cli("hugetlb", "--reserve", "2", "--size", "1G", "--node", "1", "--yes", "--json", root=copy)
+    p = _cli(
+        memdive_cli, "hugetlb", "--reserve", "2", "--size", "1G", "--node", "1", "--yes", "--json", root=copy
+    )
     assert p.returncode == 0, p.stderr
     ch = json.loads(p.stdout)["change"]
     assert (ch["before_total"], ch["after_total"], ch["complete"]) == (0, 2, True)
-    p = _cli("hugetlb", "--release", "2", "--size", "1G", "--node", "1", "--yes", root=copy)
+    p = _cli(memdive_cli, "hugetlb", "--release", "2", "--size", "1G", "--node", "1", "--yes", root=copy)
     assert p.returncode == 0 and "2 -> 0" in p.stdout
-    p = _cli("hugetlb", "--reserve", "-3", "--yes", root=copy)
+    p = _cli(memdive_cli, "hugetlb", "--reserve", "-3", "--yes", root=copy)
     assert p.returncode == 2 and "negative" in p.stderr
-    p = _cli("hugetlb", "--size", "3M", "--reserve", "1", "--yes", root=copy)
+    p = _cli(memdive_cli, "hugetlb", "--size", "3M", "--reserve", "1", "--yes", root=copy)
     assert p.returncode == 2 and "3072 kB" in p.stderr

@@ -18,8 +18,11 @@ from ..models.hugepages import HugeCheck, HugetlbPool, HugetlbSystem, PoolChange
 def hugetlb_system(root: KernelRoot | None = None) -> HugetlbSystem:
     r = resolve(root)
     mi = sysmm.read_meminfo(r)
-    return HugetlbSystem(pools=tuple(khuge.read_pools(r)), mounts=tuple(khuge.read_hugetlb_mounts(r)),
-                         default_size_bytes=mi.get("Hugepagesize"))
+    return HugetlbSystem(
+        pools=tuple(khuge.read_pools(r)),
+        mounts=tuple(khuge.read_hugetlb_mounts(r)),
+        default_size_bytes=mi.get("Hugepagesize"),
+    )
 
 
 def default_size(root: KernelRoot | None = None) -> int:
@@ -33,11 +36,15 @@ def _counts(pool: HugetlbPool, node: int | None) -> tuple[int, int]:
     for n in pool.nodes:
         if n.node == node:
             return n.total, n.free
-    raise InvalidInput(f"node {node} has no {pool.size_bytes // 1024} kB hugetlb pool",
-                       hint="nodes: " + ", ".join(str(n.node) for n in pool.nodes))
+    raise InvalidInput(
+        f"node {node} has no {pool.size_bytes // 1024} kB hugetlb pool",
+        hint="nodes: " + ", ".join(str(n.node) for n in pool.nodes),
+    )
 
 
-def set_pool(size_bytes: int, total: int, node: int | None = None, root: KernelRoot | None = None) -> PoolChange:
+def set_pool(
+    size_bytes: int, total: int, node: int | None = None, root: KernelRoot | None = None
+) -> PoolChange:
     """Write nr_hugepages (of the node, or global) = TOTAL and read back what the kernel made of it.
 
     Growing can fall short (no free contiguous memory: see `memdive frag`); shrinking frees only free pages
@@ -48,18 +55,28 @@ def set_pool(size_bytes: int, total: int, node: int | None = None, root: KernelR
     khuge.write_nr_hugepages(size_bytes, total, node, r)
     after = khuge.read_pool(size_bytes, r)
     at, af = _counts(after, node)
-    return PoolChange(size_bytes=size_bytes, node=node, requested_total=total, before_total=bt, after_total=at,
-                      before_free=bf, after_free=af)
+    return PoolChange(
+        size_bytes=size_bytes,
+        node=node,
+        requested_total=total,
+        before_total=bt,
+        after_total=at,
+        before_free=bf,
+        after_free=af,
+    )
 
 
-def reserve(size_bytes: int, count: int, node: int | None = None, root: KernelRoot | None = None) -> PoolChange:
+def reserve(
+    size_bytes: int, count: int, node: int | None = None, root: KernelRoot | None = None
+) -> PoolChange:
     """Grow the pool by COUNT pages."""
     pool = khuge.read_pool(size_bytes, resolve(root))
     return set_pool(size_bytes, _counts(pool, node)[0] + count, node, root)
 
 
-def release(size_bytes: int, count: int | None = None, node: int | None = None,
-            root: KernelRoot | None = None) -> PoolChange:
+def release(
+    size_bytes: int, count: int | None = None, node: int | None = None, root: KernelRoot | None = None
+) -> PoolChange:
     """Shrink the pool by COUNT pages (None: every free page)."""
     pool = khuge.read_pool(size_bytes, resolve(root))
     total, free = _counts(pool, node)
@@ -79,8 +96,9 @@ def _touch(addr: int, length: int, step: int) -> None:
         ctypes.c_char.from_address(addr + off).value = b"\x01"
 
 
-def check(size_bytes: int | None = None, count: int = 1, fallback: bool = True,
-          root: KernelRoot | None = None) -> HugeCheck:
+def check(
+    size_bytes: int | None = None, count: int = 1, fallback: bool = True, root: KernelRoot | None = None
+) -> HugeCheck:
     """Map COUNT hugetlb pages of SIZE (MAP_HUGETLB | size << MAP_HUGE_SHIFT), touch them, and read back
     from this process's smaps what the kernel gave. If the mapping fails (empty pool) and FALLBACK, map the
     same length as anonymous memory advised MADV_HUGEPAGE and report the THP it got instead."""
@@ -92,10 +110,17 @@ def check(size_bytes: int | None = None, count: int = 1, fallback: bool = True,
         raise InvalidInput("count must be at least 1")
     offered = khuge.pool_sizes(r)
     if size not in offered:
-        raise InvalidInput(f"no hugetlb pages of {size // 1024} kB on this kernel",
-                           hint="sizes offered: " + ", ".join(f"{s // 1024}kB" for s in offered))
+        raise InvalidInput(
+            f"no hugetlb pages of {size // 1024} kB on this kernel",
+            hint="sizes offered: " + ", ".join(f"{s // 1024}kB" for s in offered),
+        )
     length = size * count
-    flags = libc.MAP_PRIVATE | libc.MAP_ANONYMOUS | libc.MAP_HUGETLB | ((size.bit_length() - 1) << libc.MAP_HUGE_SHIFT)
+    flags = (
+        libc.MAP_PRIVATE
+        | libc.MAP_ANONYMOUS
+        | libc.MAP_HUGETLB
+        | ((size.bit_length() - 1) << libc.MAP_HUGE_SHIFT)
+    )
     ok, err, got, kps = False, None, 0, None
     try:
         addr = libc.mmap(length, flags=flags)
@@ -135,5 +160,14 @@ def check(size_bytes: int | None = None, count: int = 1, fallback: bool = True,
             thp_bytes = (m.anon_huge_bytes or 0) if m is not None else 0
         finally:
             libc.munmap(base, span)
-    return HugeCheck(size_bytes=size, length_bytes=length, hugetlb_ok=ok, hugetlb_error=err, hugetlb_bytes=got,
-                     kernel_page_size_bytes=kps, fallback=fb, thp_mode=thp_mode, thp_bytes=thp_bytes)
+    return HugeCheck(
+        size_bytes=size,
+        length_bytes=length,
+        hugetlb_ok=ok,
+        hugetlb_error=err,
+        hugetlb_bytes=got,
+        kernel_page_size_bytes=kps,
+        fallback=fb,
+        thp_mode=thp_mode,
+        thp_bytes=thp_bytes,
+    )

@@ -29,8 +29,10 @@ def thp_system(root: KernelRoot | None = None) -> ThpSystem:
     return ThpSystem(
         settings=settings,
         counters={k: v for k, v in vm.items() if k.startswith("thp_")},
-        anon_huge_bytes=mi.get("AnonHugePages"), shmem_huge_bytes=mi.get("ShmemHugePages"),
-        shmem_pmd_bytes=mi.get("ShmemPmdMapped"), file_huge_bytes=mi.get("FileHugePages"),
+        anon_huge_bytes=mi.get("AnonHugePages"),
+        shmem_huge_bytes=mi.get("ShmemHugePages"),
+        shmem_pmd_bytes=mi.get("ShmemPmdMapped"),
+        file_huge_bytes=mi.get("FileHugePages"),
         file_pmd_bytes=mi.get("FilePmdMapped"),
     )
 
@@ -39,8 +41,15 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n // 1024} KiB"
 
 
-def reason_for(m: Mapping, kind: str, settings: ThpSettings, *, pmd: int, process_thp_enabled: bool = True,
-               free_huge_blocks: int | None = None) -> str | None:
+def reason_for(
+    m: Mapping,
+    kind: str,
+    settings: ThpSettings,
+    *,
+    pmd: int,
+    process_thp_enabled: bool = True,
+    free_huge_blocks: int | None = None,
+) -> str | None:
     """Why mapping M holds no PMD-mapped huge page, as far as the kernel's files tell; None if it has some
     or is not a candidate (file text, vdso...)."""
     huge = (m.anon_huge_bytes or 0) + (m.shmem_pmd_bytes or 0) + (m.file_pmd_bytes or 0)
@@ -82,23 +91,40 @@ def reason_for(m: Mapping, kind: str, settings: ThpSettings, *, pmd: int, proces
         return "nothing touched yet: huge pages come at the first fault in each aligned range"
     defrag = settings.defrag.selected if settings.defrag else None
     stalls = defrag == "always" or (defrag in ("madvise", "defer+madvise") and advised)
-    free_note = f" ({free_huge_blocks} free blocks of {_mib(pmd)} or larger now)" if free_huge_blocks is not None \
+    free_note = (
+        f" ({free_huge_blocks} free blocks of {_mib(pmd)} or larger now)"
+        if free_huge_blocks is not None
         else ""
+    )
     if not stalls and defrag is not None:
-        return (f"defrag={defrag}: a fault does not wait for compaction, so it fell back to small pages "
-                f"when no free {_mib(pmd)} block was at hand{free_note}; khugepaged may collapse it later")
+        return (
+            f"defrag={defrag}: a fault does not wait for compaction, so it fell back to small pages "
+            f"when no free {_mib(pmd)} block was at hand{free_note}; khugepaged may collapse it later"
+        )
     kh = settings.khugepaged
-    scan = f" (scans {kh['pages_to_scan']} pages every {kh['scan_sleep_millisecs'] / 1000:g} s)" \
-        if "pages_to_scan" in kh and "scan_sleep_millisecs" in kh else ""
-    return (f"not yet collapsed by khugepaged{scan}: pages faulted before the region was eligible, or the "
-            f"huge page allocation failed{free_note}; `memdive thp collapse` does it now")
+    scan = (
+        f" (scans {kh['pages_to_scan']} pages every {kh['scan_sleep_millisecs'] / 1000:g} s)"
+        if "pages_to_scan" in kh and "scan_sleep_millisecs" in kh
+        else ""
+    )
+    return (
+        f"not yet collapsed by khugepaged{scan}: pages faulted before the region was eligible, or the "
+        f"huge page allocation failed{free_note}; `memdive thp collapse` does it now"
+    )
 
 
-REASON_CODES = (   # (words in the reason, short code), first match wins
-    ("shared memory", "shmem mode"), ("THP is off", "THP off"), ("PR_SET_THP_DISABLE", "prctl"),
-    ("MADV_NOHUGEPAGE", "nohugepage"), ("not advised", "not advised"), ("smaller than", "too small"),
-    ("misaligned", "misaligned"), ("THPeligible 0", "ineligible"), ("nothing touched", "untouched"),
-    ("defrag=", "defrag"), ("khugepaged", "khugepaged"),
+REASON_CODES = (  # (words in the reason, short code), first match wins
+    ("shared memory", "shmem mode"),
+    ("THP is off", "THP off"),
+    ("PR_SET_THP_DISABLE", "prctl"),
+    ("MADV_NOHUGEPAGE", "nohugepage"),
+    ("not advised", "not advised"),
+    ("smaller than", "too small"),
+    ("misaligned", "misaligned"),
+    ("THPeligible 0", "ineligible"),
+    ("nothing touched", "untouched"),
+    ("defrag=", "defrag"),
+    ("khugepaged", "khugepaged"),
 )
 
 
@@ -136,19 +162,35 @@ def thp_process(pid: int, root: KernelRoot | None = None) -> ThpProcess:
     for m in maps:
         kind = kind_of(m, exe)
         flags = set(m.vmflags or ())
-        regions.append(ThpRegion(
-            start=m.start, end=m.end, perms=m.perms, name=m.name, kind=kind,
-            rss_bytes=m.rss_bytes or 0, anonymous_bytes=m.anonymous_bytes or 0,
-            anon_huge_bytes=m.anon_huge_bytes or 0, shmem_pmd_bytes=m.shmem_pmd_bytes or 0,
-            file_pmd_bytes=m.file_pmd_bytes or 0, thp_eligible=m.thp_eligible,
-            advised="hg" in flags, refused="nh" in flags,
-            reason=(why := reason_for(m, kind, settings, pmd=pmd, process_thp_enabled=thp_on,
-                                      free_huge_blocks=free_blocks)),
-            reason_code=reason_code(why),
-        ))
+        regions.append(
+            ThpRegion(
+                start=m.start,
+                end=m.end,
+                perms=m.perms,
+                name=m.name,
+                kind=kind,
+                rss_bytes=m.rss_bytes or 0,
+                anonymous_bytes=m.anonymous_bytes or 0,
+                anon_huge_bytes=m.anon_huge_bytes or 0,
+                shmem_pmd_bytes=m.shmem_pmd_bytes or 0,
+                file_pmd_bytes=m.file_pmd_bytes or 0,
+                thp_eligible=m.thp_eligible,
+                advised="hg" in flags,
+                refused="nh" in flags,
+                reason=(
+                    why := reason_for(
+                        m, kind, settings, pmd=pmd, process_thp_enabled=thp_on, free_huge_blocks=free_blocks
+                    )
+                ),
+                reason_code=reason_code(why),
+            )
+        )
     return ThpProcess(
-        pid=pid, comm=status.name, mode=settings.effective_mode(pmd),
-        defrag=settings.defrag.selected if settings.defrag else None, pmd_size_bytes=pmd,
+        pid=pid,
+        comm=status.name,
+        mode=settings.effective_mode(pmd),
+        defrag=settings.defrag.selected if settings.defrag else None,
+        pmd_size_bytes=pmd,
         anonymous_bytes=sum(x.anonymous_bytes for x in regions),
         anon_huge_bytes=sum(x.anon_huge_bytes for x in regions),
         shmem_pmd_bytes=sum(x.shmem_pmd_bytes for x in regions),
@@ -158,11 +200,16 @@ def thp_process(pid: int, root: KernelRoot | None = None) -> ThpProcess:
 
 
 def _huge_in(maps: list[Mapping], start: int, end: int) -> int:
-    return sum((m.anon_huge_bytes or 0) + (m.shmem_pmd_bytes or 0) + (m.file_pmd_bytes or 0)
-               for m in maps if m.start < end and m.end > start)
+    return sum(
+        (m.anon_huge_bytes or 0) + (m.shmem_pmd_bytes or 0) + (m.file_pmd_bytes or 0)
+        for m in maps
+        if m.start < end and m.end > start
+    )
 
 
-def collapse_targets(pid: int, root: KernelRoot | None = None, min_bytes: int | None = None) -> list[tuple[int, int]]:
+def collapse_targets(
+    pid: int, root: KernelRoot | None = None, min_bytes: int | None = None
+) -> list[tuple[int, int]]:
     """The candidate ranges of PID for collapse: anonymous/shmem regions holding a whole aligned PMD range."""
     r = resolve(root)
     settings = kthp.read_thp_settings(r)
@@ -180,8 +227,9 @@ def collapse_targets(pid: int, root: KernelRoot | None = None, min_bytes: int | 
     return out
 
 
-def collapse(pid: int, start: int | None = None, end: int | None = None,
-             root: KernelRoot | None = None) -> list[CollapseResult]:
+def collapse(
+    pid: int, start: int | None = None, end: int | None = None, root: KernelRoot | None = None
+) -> list[CollapseResult]:
     """process_madvise(MADV_COLLAPSE) over [start, end) (or every candidate region), AnonHugePages read back.
 
     One result per range; a range the kernel refuses is reported with its errno, the others go on."""
@@ -190,20 +238,23 @@ def collapse(pid: int, start: int | None = None, end: int | None = None,
     from ..process import Process
 
     r = resolve(root)
-    proc = Process(pid, r)               # pins the start time before the ranges are chosen
+    proc = Process(pid, r)  # pins the start time before the ranges are chosen
     if start is not None and end is not None:
         if end <= start:
             raise InvalidInput(f"empty range {start:#x}-{end:#x}")
         maps = procfs.read_maps(pid, r)
         if not any(m.start < end and m.end > start for m in maps):
-            raise InvalidInput(f"process {pid} has nothing mapped in {start:#x}-{end:#x}", pid=pid,
-                               hint=f"see `memdive thp {pid}` for its regions")
+            raise InvalidInput(
+                f"process {pid} has nothing mapped in {start:#x}-{end:#x}",
+                pid=pid,
+                hint=f"see `memdive thp {pid}` for its regions",
+            )
         ranges = [(start, end)]
     else:
         ranges = collapse_targets(pid, r)
     pidfd = libc.pidfd_open(pid)
     try:
-        if not proc.is_running():        # the PID now names another process: refuse
+        if not proc.is_running():  # the PID now names another process: refuse
             from ..errors import NoSuchProcess
 
             raise NoSuchProcess(f"process {pid} exited (its PID was reused) before the collapse", pid=pid)
@@ -220,11 +271,18 @@ def collapse(pid: int, start: int | None = None, end: int | None = None,
                 code = getattr(e, "errno", 0)
                 ok, err = False, f"{errno.errorcode.get(code, code)}: {e.hint or os.strerror(code)}"
             after_maps = procfs.read_smaps(pid, r)
-            results.append(CollapseResult(
-                pid=pid, start=a, end=b, ok=ok, error=err,
-                huge_before_bytes=_huge_in(before_maps, a, b), huge_after_bytes=_huge_in(after_maps, a, b),
-                collapse_alloc_delta=sysmm.read_vmstat(r).get("thp_collapse_alloc", 0) - before_alloc,
-            ))
+            results.append(
+                CollapseResult(
+                    pid=pid,
+                    start=a,
+                    end=b,
+                    ok=ok,
+                    error=err,
+                    huge_before_bytes=_huge_in(before_maps, a, b),
+                    huge_after_bytes=_huge_in(after_maps, a, b),
+                    collapse_alloc_delta=sysmm.read_vmstat(r).get("thp_collapse_alloc", 0) - before_alloc,
+                )
+            )
     finally:
         os.close(pidfd)
     return results

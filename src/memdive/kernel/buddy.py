@@ -80,7 +80,7 @@ def parse_pagetypeinfo(data: bytes, path: str = "pagetypeinfo") -> PageTypeInfo:
             section = "free"
         elif s.startswith(b"Number of blocks type"):
             section = "blocks"
-            block_types = [t.decode("ascii", "replace") for t in s[len(b"Number of blocks type"):].split()]
+            block_types = [t.decode("ascii", "replace") for t in s[len(b"Number of blocks type") :].split()]
         elif s.startswith(b"Number of"):
             section = "other"
         elif section == "free" and s.startswith(b"Node"):
@@ -92,9 +92,15 @@ def parse_pagetypeinfo(data: bytes, path: str = "pagetypeinfo") -> PageTypeInfo:
             if len(toks) < 2:
                 raise ParseError(f"{path}: malformed line {line[:80]!r}", path=path)
             counts = [_count(t, path) for t in toks[1:]]
-            free.append(PageTypeFree(node=node, zone=zone, migrate_type=toks[0].decode("ascii", "replace"),
-                                     free_blocks=tuple(c for c, _ in counts),
-                                     capped=tuple(f for _, f in counts)))
+            free.append(
+                PageTypeFree(
+                    node=node,
+                    zone=zone,
+                    migrate_type=toks[0].decode("ascii", "replace"),
+                    free_blocks=tuple(c for c, _ in counts),
+                    capped=tuple(f for _, f in counts),
+                )
+            )
         elif section == "blocks" and s.startswith(b"Node"):
             parts = s.split()
             node, zone = _node_zone(b" ".join(parts[:4]), path, line)
@@ -106,7 +112,9 @@ def parse_pagetypeinfo(data: bytes, path: str = "pagetypeinfo") -> PageTypeInfo:
         raise ParseError(f"{path}: no 'Page block order' header (truncated?)", path=path)
     if not free:
         raise ParseError(f"{path}: no free-list rows (truncated?)", path=path)
-    return PageTypeInfo(pageblock_order=order, pages_per_block=per_block, free=tuple(free), blocks=tuple(blocks))
+    return PageTypeInfo(
+        pageblock_order=order, pages_per_block=per_block, free=tuple(free), blocks=tuple(blocks)
+    )
 
 
 def read_pagetypeinfo(root: KernelRoot | None = None) -> PageTypeInfo:
@@ -125,7 +133,7 @@ def parse_extfrag_index(data: bytes) -> dict[tuple[int, str], tuple[int, ...]]:
         vals = []
         for tok in parts[4:]:
             q, _, r = tok.partition(".")
-            try:   # '%d.%03d' of v / 1000 and v % 1000: '-1.000' is -1000, '0.-500' is -500
+            try:  # '%d.%03d' of v / 1000 and v % 1000: '-1.000' is -1000, '0.-500' is -500
                 vals.append(int(q) * 1000 - int(r) if q.startswith("-") else int(q) * 1000 + int(r))
             except ValueError:
                 raise ParseError(f"extfrag index: malformed value {tok!r}") from None
@@ -136,20 +144,27 @@ def parse_extfrag_index(data: bytes) -> dict[tuple[int, str], tuple[int, ...]]:
 def read_extfrag_index(debugfs: str, name: str = "unusable_index") -> dict[tuple[int, str], tuple[int, ...]]:
     """The kernel's own indices from a mounted debugfs (DEBUGFS/extfrag/NAME; CONFIG_COMPACTION+DEBUG_FS)."""
     p = f"{debugfs}/extfrag/{name}"
-    return parse_extfrag_index(read_bytes(p, what="debugfs is not mounted, or the kernel lacks CONFIG_DEBUG_FS"))
+    return parse_extfrag_index(
+        read_bytes(p, what="debugfs is not mounted, or the kernel lacks CONFIG_DEBUG_FS")
+    )
 
 
 # --- compaction and collapse (writes; callers ask for --yes) -------------------------------------------
 
 COMPACT_HINT = "triggering compaction needs root (and CONFIG_COMPACTION=y)"
-COLLAPSE_HINT = ("process_madvise(MADV_COLLAPSE) needs Linux 6.1+, CAP_SYS_NICE and ptrace access "
-                 "to the target: run as root")
+COLLAPSE_HINT = (
+    "process_madvise(MADV_COLLAPSE) needs Linux 6.1+, CAP_SYS_NICE and ptrace access "
+    "to the target: run as root"
+)
 
 
 def compact_path(node: int | None, root: KernelRoot | None = None) -> str:
     r = resolve(root)
-    return r.proc_path("sys/vm/compact_memory") if node is None else r.sys_path(
-        f"devices/system/node/node{node}/compact")
+    return (
+        r.proc_path("sys/vm/compact_memory")
+        if node is None
+        else r.sys_path(f"devices/system/node/node{node}/compact")
+    )
 
 
 def compact(node: int | None = None, root: KernelRoot | None = None) -> None:
@@ -191,9 +206,14 @@ def collapse(pid: int, start: int, end: int, pidfd: int | None = None) -> int:
     fd = _libc.pidfd_open(pid) if pidfd is None else pidfd
     try:
         iov = IoVec(start, end - start)
-        ret = _libc.libc().syscall(ctypes.c_long(_libc.syscall_nr("process_madvise")), ctypes.c_int(fd),
-                                   ctypes.byref(iov), ctypes.c_size_t(1), ctypes.c_int(_libc.MADV["collapse"]),
-                                   ctypes.c_uint(0))
+        ret = _libc.libc().syscall(
+            ctypes.c_long(_libc.syscall_nr("process_madvise")),
+            ctypes.c_int(fd),
+            ctypes.byref(iov),
+            ctypes.c_size_t(1),
+            ctypes.c_int(_libc.MADV["collapse"]),
+            ctypes.c_uint(0),
+        )
         if ret < 0:
             e = ctypes.get_errno()
             msg = f"process_madvise(MADV_COLLAPSE) on {start:#x}-{end:#x} of process {pid}: {os.strerror(e)}"
@@ -205,11 +225,13 @@ def collapse(pid: int, start: int, end: int, pidfd: int | None = None) -> int:
                 from ..errors import NoSuchProcess
 
                 raise NoSuchProcess(f"process {pid} exited", pid=pid)
-            hint = {errno.EINVAL: "the range is not a THP-eligible anonymous/shmem/file region, or the "
-                                  "kernel is older than 6.1 (no MADV_COLLAPSE)",
-                    errno.EAGAIN: "pages were busy (locked, under writeback, or pinned): try again",
-                    errno.ENOMEM: "no free huge page could be had (memory fragmented: see `memdive frag`), "
-                                  "or part of the range is not mapped"}.get(e)
+            hint = {
+                errno.EINVAL: "the range is not a THP-eligible anonymous/shmem/file region, or the "
+                "kernel is older than 6.1 (no MADV_COLLAPSE)",
+                errno.EAGAIN: "pages were busy (locked, under writeback, or pinned): try again",
+                errno.ENOMEM: "no free huge page could be had (memory fragmented: see `memdive frag`), "
+                "or part of the range is not mapped",
+            }.get(e)
             err = MemdiveError(msg, pid=pid, hint=hint)
             err.errno = e  # type: ignore[attr-defined]
             raise err

@@ -23,8 +23,8 @@ def _unescape(s: str) -> str:
         return s
     out, i = [], 0
     while i < len(s):
-        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1:i + 4].isdigit():
-            out.append(chr(int(s[i + 1:i + 4], 8)))
+        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1 : i + 4].isdigit():
+            out.append(chr(int(s[i + 1 : i + 4], 8)))
             i += 4
         else:
             out.append(s[i])
@@ -59,8 +59,11 @@ def parse_hugetlb_mounts(data: bytes, path: str = "mounts") -> list[HugetlbMount
         for o in opts:
             if o.startswith("pagesize="):
                 size = _opt_size(o[9:])
-        out.append(HugetlbMount(source=_unescape(parts[0]), mountpoint=_unescape(parts[1]), options=opts,
-                                page_size_bytes=size))
+        out.append(
+            HugetlbMount(
+                source=_unescape(parts[0]), mountpoint=_unescape(parts[1]), options=opts, page_size_bytes=size
+            )
+        )
     return out
 
 
@@ -94,7 +97,9 @@ def pool_sizes(root: KernelRoot | None = None) -> list[int]:
     try:
         names = os.listdir(base)
     except FileNotFoundError:
-        raise KernelFeatureMissing(f"{base} does not exist on this kernel", path=base, hint=HUGETLB_HINT) from None
+        raise KernelFeatureMissing(
+            f"{base} does not exist on this kernel", path=base, hint=HUGETLB_HINT
+        ) from None
     except OSError as exc:
         from .io import translate
 
@@ -106,17 +111,32 @@ def read_pool(size_bytes: int, root: KernelRoot | None = None) -> HugetlbPool:
     r = resolve(root)
     d = r.sys_path(f"{HUGETLB_DIR}/hugepages-{size_bytes // 1024}kB")
     if not os.path.isdir(d):
-        raise InvalidInput(f"no hugetlb pool of {size_bytes // 1024} kB on this kernel",
-                           path=d, hint="sizes offered: " + ", ".join(f"{s // 1024}kB" for s in pool_sizes(r)))
+        raise InvalidInput(
+            f"no hugetlb pool of {size_bytes // 1024} kB on this kernel",
+            path=d,
+            hint="sizes offered: " + ", ".join(f"{s // 1024}kB" for s in pool_sizes(r)),
+        )
     nodes = []
     for n in node_ids(r):
         nd = r.sys_path(f"{NODE_DIR}/node{n}/hugepages/hugepages-{size_bytes // 1024}kB")
         if os.path.isdir(nd):
-            nodes.append(HugetlbNodePool(node=n, total=_num(f"{nd}/nr_hugepages"), free=_num(f"{nd}/free_hugepages"),
-                                         surplus=_num_or0(f"{nd}/surplus_hugepages")))
-    return HugetlbPool(size_bytes=size_bytes, total=_num(f"{d}/nr_hugepages"), free=_num(f"{d}/free_hugepages"),
-                       reserved=_num_or0(f"{d}/resv_hugepages"), surplus=_num_or0(f"{d}/surplus_hugepages"),
-                       overcommit=_num_or0(f"{d}/nr_overcommit_hugepages"), nodes=tuple(nodes))
+            nodes.append(
+                HugetlbNodePool(
+                    node=n,
+                    total=_num(f"{nd}/nr_hugepages"),
+                    free=_num(f"{nd}/free_hugepages"),
+                    surplus=_num_or0(f"{nd}/surplus_hugepages"),
+                )
+            )
+    return HugetlbPool(
+        size_bytes=size_bytes,
+        total=_num(f"{d}/nr_hugepages"),
+        free=_num(f"{d}/free_hugepages"),
+        reserved=_num_or0(f"{d}/resv_hugepages"),
+        surplus=_num_or0(f"{d}/surplus_hugepages"),
+        overcommit=_num_or0(f"{d}/nr_overcommit_hugepages"),
+        nodes=tuple(nodes),
+    )
 
 
 def read_pools(root: KernelRoot | None = None) -> list[HugetlbPool]:
@@ -131,8 +151,9 @@ def pool_path(size_bytes: int, node: int | None, root: KernelRoot | None = None)
     return r.sys_path(f"{NODE_DIR}/node{node}/hugepages/hugepages-{size_bytes // 1024}kB/nr_hugepages")
 
 
-def write_nr_hugepages(size_bytes: int, count: int, node: int | None = None,
-                       root: KernelRoot | None = None) -> None:
+def write_nr_hugepages(
+    size_bytes: int, count: int, node: int | None = None, root: KernelRoot | None = None
+) -> None:
     """Set the pool size (globally or on one node). The kernel may allocate fewer: read back."""
     if count < 0:
         raise InvalidInput(f"a pool cannot hold {count} pages")

@@ -70,8 +70,14 @@ def read_thp_settings(root: KernelRoot | None = None) -> ThpSettings:
         if sz is None:
             continue
         d = f"{base}/{name}"
-        sizes.append(ThpSize(size_bytes=sz, enabled=_choice(f"{d}/enabled"),
-                             shmem_enabled=_choice(f"{d}/shmem_enabled"), stats=_ints_in(f"{d}/stats")))
+        sizes.append(
+            ThpSize(
+                size_bytes=sz,
+                enabled=_choice(f"{d}/enabled"),
+                shmem_enabled=_choice(f"{d}/shmem_enabled"),
+                stats=_ints_in(f"{d}/stats"),
+            )
+        )
     zero = _int(f"{base}/use_zero_page")
     shrink = _int(f"{base}/shrink_underused")
     return ThpSettings(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 # --- buddy allocator ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class BuddyZone:
@@ -66,6 +66,7 @@ class PageTypeInfo:
 
 # --- transparent huge pages -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Choice:
     """A sysfs knob printed as 'always [madvise] never': the selected word and the ones offered."""
@@ -99,11 +100,11 @@ class ThpSettings:
     enabled: Choice
     defrag: Choice | None
     shmem_enabled: Choice | None
-    pmd_size_bytes: int | None           # hpage_pmd_size
+    pmd_size_bytes: int | None  # hpage_pmd_size
     use_zero_page: bool | None
     shrink_underused: bool | None
-    khugepaged: dict[str, int]           # pages_to_scan, scan_sleep_millisecs, full_scans, pages_collapsed, ...
-    sizes: tuple[ThpSize, ...]           # ascending size; empty before Linux 6.8
+    khugepaged: dict[str, int]  # pages_to_scan, scan_sleep_millisecs, full_scans, pages_collapsed, ...
+    sizes: tuple[ThpSize, ...]  # ascending size; empty before Linux 6.8
 
     def size(self, size_bytes: int) -> ThpSize | None:
         for s in self.sizes:
@@ -124,8 +125,8 @@ class ThpSystem:
     """The machine's THP picture: settings, /proc/vmstat thp_* counters and meminfo's huge-page lines."""
 
     settings: ThpSettings
-    counters: dict[str, int]             # thp_* from /proc/vmstat
-    anon_huge_bytes: int | None          # meminfo AnonHugePages
+    counters: dict[str, int]  # thp_* from /proc/vmstat
+    anon_huge_bytes: int | None  # meminfo AnonHugePages
     shmem_huge_bytes: int | None
     shmem_pmd_bytes: int | None
     file_huge_bytes: int | None
@@ -147,10 +148,10 @@ class ThpRegion:
     shmem_pmd_bytes: int
     file_pmd_bytes: int
     thp_eligible: bool | None
-    advised: bool                        # VmFlags hg (MADV_HUGEPAGE)
-    refused: bool                        # VmFlags nh (MADV_NOHUGEPAGE)
-    reason: str | None                   # why a region has no huge pages (None: it has, or is no candidate)
-    reason_code: str | None = None       # the reason in two words: "not advised", "misaligned", "defrag", ...
+    advised: bool  # VmFlags hg (MADV_HUGEPAGE)
+    refused: bool  # VmFlags nh (MADV_NOHUGEPAGE)
+    reason: str | None  # why a region has no huge pages (None: it has, or is no candidate)
+    reason_code: str | None = None  # the reason in two words: "not advised", "misaligned", "defrag", ...
 
     @property
     def size_bytes(self) -> int:
@@ -167,14 +168,14 @@ class ThpProcess:
 
     pid: int
     comm: str
-    mode: str                            # effective anon THP mode at PMD size
+    mode: str  # effective anon THP mode at PMD size
     defrag: str | None
     pmd_size_bytes: int
     anonymous_bytes: int
     anon_huge_bytes: int
     shmem_pmd_bytes: int
     file_pmd_bytes: int
-    regions: tuple[ThpRegion, ...]       # every mapping (the report shows the interesting ones)
+    regions: tuple[ThpRegion, ...]  # every mapping (the report shows the interesting ones)
 
     @property
     def huge_share(self) -> float:
@@ -190,10 +191,10 @@ class CollapseResult:
     start: int
     end: int
     ok: bool
-    error: str | None                    # the kernel's refusal (EAGAIN, EINVAL, ENOMEM ...) when not ok
+    error: str | None  # the kernel's refusal (EAGAIN, EINVAL, ENOMEM ...) when not ok
     huge_before_bytes: int
     huge_after_bytes: int
-    collapse_alloc_delta: int            # thp_collapse_alloc before/after (system-wide)
+    collapse_alloc_delta: int  # thp_collapse_alloc before/after (system-wide)
 
     @property
     def collapsed_bytes(self) -> int:
@@ -201,6 +202,7 @@ class CollapseResult:
 
 
 # --- hugetlb -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HugetlbNodePool:
@@ -215,12 +217,12 @@ class HugetlbPool:
     """One hugetlb page size: /sys/kernel/mm/hugepages/hugepages-<N>kB, counts in pages of that size."""
 
     size_bytes: int
-    total: int                           # nr_hugepages
+    total: int  # nr_hugepages
     free: int
-    reserved: int                        # resv_hugepages: promised to mappings, not yet faulted
+    reserved: int  # resv_hugepages: promised to mappings, not yet faulted
     surplus: int
-    overcommit: int                      # nr_overcommit_hugepages
-    nodes: tuple[HugetlbNodePool, ...]   # from /sys/devices/system/node/nodeN/hugepages
+    overcommit: int  # nr_overcommit_hugepages
+    nodes: tuple[HugetlbNodePool, ...]  # from /sys/devices/system/node/nodeN/hugepages
 
     @property
     def total_bytes(self) -> int:
@@ -238,14 +240,14 @@ class HugetlbMount:
     source: str
     mountpoint: str
     options: tuple[str, ...]
-    page_size_bytes: int | None          # pagesize= option (None: the default huge page size)
+    page_size_bytes: int | None  # pagesize= option (None: the default huge page size)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HugetlbSystem:
     pools: tuple[HugetlbPool, ...]
     mounts: tuple[HugetlbMount, ...]
-    default_size_bytes: int | None       # meminfo Hugepagesize
+    default_size_bytes: int | None  # meminfo Hugepagesize
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,7 +256,7 @@ class PoolChange:
 
     size_bytes: int
     node: int | None
-    requested_total: int                 # what was written to nr_hugepages
+    requested_total: int  # what was written to nr_hugepages
     before_total: int
     after_total: int
     before_free: int
@@ -273,18 +275,19 @@ class PoolChange:
 class HugeCheck:
     """`hugetlb check`: what a MAP_HUGETLB mapping got, and what the THP fallback got if it failed."""
 
-    size_bytes: int                      # huge page size asked for
+    size_bytes: int  # huge page size asked for
     length_bytes: int
     hugetlb_ok: bool
     hugetlb_error: str | None
-    hugetlb_bytes: int                   # Private_Hugetlb + Shared_Hugetlb of the mapping read back
+    hugetlb_bytes: int  # Private_Hugetlb + Shared_Hugetlb of the mapping read back
     kernel_page_size_bytes: int | None
-    fallback: str | None                 # None, or "thp" when MAP_HUGETLB failed and THP was tried
+    fallback: str | None  # None, or "thp" when MAP_HUGETLB failed and THP was tried
     thp_mode: str | None
-    thp_bytes: int                       # AnonHugePages of the fallback mapping
+    thp_bytes: int  # AnonHugePages of the fallback mapping
 
 
 # --- fragmentation and compaction ------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ZoneFrag:
@@ -307,15 +310,15 @@ class ZoneFrag:
 class FragReport:
     zones: tuple[ZoneFrag, ...]
     page_size_bytes: int
-    pagetypes: PageTypeInfo | None        # None without root (see pagetypes_error)
+    pagetypes: PageTypeInfo | None  # None without root (see pagetypes_error)
     pagetypes_error: str | None
-    compaction: dict[str, int]           # compact_* (and a few related) counters from /proc/vmstat
-    settings: dict[str, int]             # vm.compaction_proactiveness, extfrag_threshold, ...
+    compaction: dict[str, int]  # compact_* (and a few related) counters from /proc/vmstat
+    settings: dict[str, int]  # vm.compaction_proactiveness, extfrag_threshold, ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompactResult:
-    node: int | None                     # None: all nodes (/proc/sys/vm/compact_memory)
+    node: int | None  # None: all nodes (/proc/sys/vm/compact_memory)
     before: FragReport
     after: FragReport
     elapsed_seconds: float

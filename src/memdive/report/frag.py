@@ -40,12 +40,24 @@ def zone_picture(z: ZoneFrag, page: int, width: int = 20):
 
     mem = [n << k for k, n in enumerate(z.free_blocks)]
     top = max(mem) or 1
-    rows = [(f"{k:>2} {human_bytes(page << k):>6}", f"{n:,}", human_bytes(m * page), _idx(z.unusable[k]),
-             _idx(z.fragmentation[k]), bar(m, top, width)) for k, (n, m) in enumerate(zip(z.free_blocks, mem))]
-    return table(f"Node {z.node}, zone {z.zone}: {human_bytes(z.free_pages * page)} free "
-                 f"({z.free_pages:,} pages)  shape {spark(z)}",
-                 ["order", "blocks", "memory", "unusable", "frag", "free memory by block size"], rows,
-                 right=(1, 2, 3, 4))
+    rows = [
+        (
+            f"{k:>2} {human_bytes(page << k):>6}",
+            f"{n:,}",
+            human_bytes(m * page),
+            _idx(z.unusable[k]),
+            _idx(z.fragmentation[k]),
+            bar(m, top, width),
+        )
+        for k, (n, m) in enumerate(zip(z.free_blocks, mem))
+    ]
+    return table(
+        f"Node {z.node}, zone {z.zone}: {human_bytes(z.free_pages * page)} free "
+        f"({z.free_pages:,} pages)  shape {spark(z)}",
+        ["order", "blocks", "memory", "unusable", "frag", "free memory by block size"],
+        rows,
+        right=(1, 2, 3, 4),
+    )
 
 
 def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = False) -> list:
@@ -57,22 +69,43 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
     n = max((len(z.free_blocks) for z in f.zones), default=0)
     orders = [str(k) for k in range(n)]
     out: list = []
-    out.append(table("Free blocks per order (/proc/buddyinfo)", ["node", "zone", "free"] + orders,
-                     [(z.node, z.zone, human_bytes(z.free_pages * page)) + tuple(f"{b:,}" for b in z.free_blocks)
-                      for z in f.zones], right=range(2, 3 + n)))
+    out.append(
+        table(
+            "Free blocks per order (/proc/buddyinfo)",
+            ["node", "zone", "free"] + orders,
+            [
+                (z.node, z.zone, human_bytes(z.free_pages * page)) + tuple(f"{b:,}" for b in z.free_blocks)
+                for z in f.zones
+            ],
+            right=range(2, 3 + n),
+        )
+    )
     if picture:
         out += [zone_picture(z, page) for z in f.zones]
-        out.append(Text("unusable: share of free memory in blocks too small for the order (0..1); frag: "
-                        "-1 while a block of the order is free, else 0 = lack of memory .. 1 = fragmentation "
-                        "(mm/vmstat.c, as debugfs extfrag/ prints them)"))
+        out.append(
+            Text(
+                "unusable: share of free memory in blocks too small for the order (0..1); frag: "
+                "-1 while a block of the order is free, else 0 = lack of memory .. 1 = fragmentation "
+                "(mm/vmstat.c, as debugfs extfrag/ prints them)"
+            )
+        )
     else:
-        out.append(table("Unusable free space index per order", ["zone"] + orders,
-                         [(f"{z.node}/{z.zone}",) + tuple(f"{v / 1000:.2f}" for v in z.unusable) for z in f.zones],
-                         right=range(1, 1 + n)))
+        out.append(
+            table(
+                "Unusable free space index per order",
+                ["zone"] + orders,
+                [(f"{z.node}/{z.zone}",) + tuple(f"{v / 1000:.2f}" for v in z.unusable) for z in f.zones],
+                right=range(1, 1 + n),
+            )
+        )
     thr = f.settings.get("extfrag_threshold")
     if thr is not None:
-        out.append(Text(f"vm.extfrag_threshold = {thr}: above {thr / 1000:.3f} the kernel compacts "
-                        f"rather than reclaims for a failing allocation"))
+        out.append(
+            Text(
+                f"vm.extfrag_threshold = {thr}: above {thr / 1000:.3f} the kernel compacts "
+                f"rather than reclaims for a failing allocation"
+            )
+        )
     if f.pagetypes is not None:
         pt = f.pagetypes
         if pagetypes:
@@ -80,24 +113,46 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
             for r in pt.free:
                 if not any(r.free_blocks):
                     continue
-                rows.append((r.node, r.zone, r.migrate_type) + tuple(
-                    f">{b}" if c else f"{b:,}" for b, c in zip(r.free_blocks, r.capped)))
-            out.append(table(f"Free blocks per migrate type (/proc/pagetypeinfo; pageblock order "
-                             f"{pt.pageblock_order}, {pt.pages_per_block} pages)",
-                             ["node", "zone", "type"] + [str(k) for k in range(len(pt.free[0].free_blocks))],
-                             rows, right=range(3, 3 + len(pt.free[0].free_blocks))))
+                rows.append(
+                    (r.node, r.zone, r.migrate_type)
+                    + tuple(f">{b}" if c else f"{b:,}" for b, c in zip(r.free_blocks, r.capped))
+                )
+            out.append(
+                table(
+                    f"Free blocks per migrate type (/proc/pagetypeinfo; pageblock order "
+                    f"{pt.pageblock_order}, {pt.pages_per_block} pages)",
+                    ["node", "zone", "type"] + [str(k) for k in range(len(pt.free[0].free_blocks))],
+                    rows,
+                    right=range(3, 3 + len(pt.free[0].free_blocks)),
+                )
+            )
         types = list(pt.blocks[0].blocks) if pt.blocks else []
-        out.append(table(f"Pageblocks per migrate type ({human_bytes(pt.pages_per_block * page)} each)",
-                         ["node", "zone"] + types, [(b.node, b.zone) + tuple(f"{b.blocks[t]:,}" for t in types)
-                                                    for b in pt.blocks], right=range(2, 2 + len(types))))
+        out.append(
+            table(
+                f"Pageblocks per migrate type ({human_bytes(pt.pages_per_block * page)} each)",
+                ["node", "zone"] + types,
+                [(b.node, b.zone) + tuple(f"{b.blocks[t]:,}" for t in types) for b in pt.blocks],
+                right=range(2, 2 + len(types)),
+            )
+        )
         if any(any(r.capped) for r in pt.free):
-            out.append(Text("'>100000': the kernel stops counting a free list at 100000 (Linux 5.6+); "
-                            "buddyinfo's totals above are exact"))
+            out.append(
+                Text(
+                    "'>100000': the kernel stops counting a free list at 100000 (Linux 5.6+); "
+                    "buddyinfo's totals above are exact"
+                )
+            )
     else:
         out.append(Text(f"migrate types (/proc/pagetypeinfo): unavailable - {f.pagetypes_error}"))
-    out.append(table("Compaction counters (/proc/vmstat)", ["counter", "total"],
-                     [(k, f"{v:,}") for k, v in f.compaction.items()] +
-                     [(f"vm.{k}", f"{v:,}") for k, v in f.settings.items()], right=(1,)))
+    out.append(
+        table(
+            "Compaction counters (/proc/vmstat)",
+            ["counter", "total"],
+            [(k, f"{v:,}") for k, v in f.compaction.items()]
+            + [(f"vm.{k}", f"{v:,}") for k, v in f.settings.items()],
+            right=(1,),
+        )
+    )
     return out
 
 
@@ -113,18 +168,51 @@ def compact_renderables(c: CompactResult) -> list:
             continue
         big = len(b.free_blocks) - 1
         k = min(big, max(0, ((2 << 20) // page).bit_length() - 1))
-        rows.append((b.node, b.zone, human_bytes(b.free_pages * page), human_bytes(a.free_pages * page),
-                     f"{b.free_blocks[big]:,}", f"{a.free_blocks[big]:,}", spark(b), spark(a),
-                     _idx(b.unusable[k]), _idx(a.unusable[k])))
-    counters = table("Compaction counters: change", ["counter", "before", "after", "delta"],
-                     [(k, f"{v:,}", f"{c.after.compaction.get(k, 0):,}", f"{c.after.compaction.get(k, 0) - v:+,}")
-                      for k, v in c.before.compaction.items()], right=(1, 2, 3))
+        rows.append(
+            (
+                b.node,
+                b.zone,
+                human_bytes(b.free_pages * page),
+                human_bytes(a.free_pages * page),
+                f"{b.free_blocks[big]:,}",
+                f"{a.free_blocks[big]:,}",
+                spark(b),
+                spark(a),
+                _idx(b.unusable[k]),
+                _idx(a.unusable[k]),
+            )
+        )
+    counters = table(
+        "Compaction counters: change",
+        ["counter", "before", "after", "delta"],
+        [
+            (k, f"{v:,}", f"{c.after.compaction.get(k, 0):,}", f"{c.after.compaction.get(k, 0) - v:+,}")
+            for k, v in c.before.compaction.items()
+        ],
+        right=(1, 2, 3),
+    )
     big = max((len(z.free_blocks) for z in c.before.zones), default=1) - 1
     where = "all nodes" if c.node is None else f"node {c.node}"
-    return [table(f"Compaction of {where} took {c.elapsed_seconds:.3f} s",
-                  ["node", "zone", "free before", "after", f"order-{big} blocks before", "after",
-                   "shape before", "after", "unusable(2M) before", "after"], rows, right=(2, 3, 4, 5, 8, 9)),
-            counters] + [zone_picture(z, page) for z in c.after.zones if z.free_pages]
+    return [
+        table(
+            f"Compaction of {where} took {c.elapsed_seconds:.3f} s",
+            [
+                "node",
+                "zone",
+                "free before",
+                "after",
+                f"order-{big} blocks before",
+                "after",
+                "shape before",
+                "after",
+                "unusable(2M) before",
+                "after",
+            ],
+            rows,
+            right=(2, 3, 4, 5, 8, 9),
+        ),
+        counters,
+    ] + [zone_picture(z, page) for z in c.after.zones if z.free_pages]
 
 
 def frag_json(f: FragReport) -> dict:
@@ -138,5 +226,9 @@ def frag_json(f: FragReport) -> dict:
 
 
 def compact_json(c: CompactResult) -> dict:
-    return {"node": c.node, "elapsed_seconds": c.elapsed_seconds, "before": frag_json(c.before),
-            "after": frag_json(c.after)}
+    return {
+        "node": c.node,
+        "elapsed_seconds": c.elapsed_seconds,
+        "before": frag_json(c.before),
+        "after": frag_json(c.after),
+    }

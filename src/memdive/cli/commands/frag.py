@@ -14,10 +14,15 @@ from __future__ import annotations
 
 def add_arguments(p) -> None:
     p.add_argument("--node", type=int, metavar="N", help="only NUMA node N")
-    p.add_argument("--pagetypes", action="store_true", help="also free blocks per migrate type and order (root)")
+    p.add_argument(
+        "--pagetypes", action="store_true", help="also free blocks per migrate type and order (root)"
+    )
     p.add_argument("--no-picture", action="store_true", help="no per-zone picture, only the summary tables")
-    p.add_argument("--compact", action="store_true",
-                   help="trigger compaction (all nodes, or --node) and report before and after")
+    p.add_argument(
+        "--compact",
+        action="store_true",
+        help="trigger compaction (all nodes, or --node) and report before and after",
+    )
     p.add_argument("--yes", action="store_true", help="really compact")
 
 

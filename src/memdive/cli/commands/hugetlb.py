@@ -10,7 +10,7 @@
   memdive hugetlb --set N [--size ...] [--node K] --yes
                                             set the pool to exactly N pages
   memdive hugetlb check [--size 2M|1G] [--count N] [--no-fallback]
-                                            map N pages with MAP_HUGETLB, touch them and report what the kernel
+                                            map N pages with MAP_HUGETLB, touch them, report what the kernel
                                             gave (from smaps); when it fails, map the same length with
                                             MADV_HUGEPAGE and say how much THP it got instead (never silently)
 Changing a pool needs root.
@@ -22,13 +22,23 @@ from __future__ import annotations
 def add_arguments(p) -> None:
     from ..common import parse_size
 
-    p.add_argument("action", nargs="?", choices=("show", "check"), default="show", help="show (default) or check")
+    p.add_argument(
+        "action", nargs="?", choices=("show", "check"), default="show", help="show (default) or check"
+    )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--reserve", type=int, metavar="N", help="add N pages to the pool")
-    g.add_argument("--release", type=int, nargs="?", const=-1, metavar="N",
-                   help="remove N pages from the pool (no N: every free page)")
+    g.add_argument(
+        "--release",
+        type=int,
+        nargs="?",
+        const=-1,
+        metavar="N",
+        help="remove N pages from the pool (no N: every free page)",
+    )
     g.add_argument("--set", type=int, metavar="N", help="set the pool to N pages")
-    p.add_argument("--size", type=parse_size, metavar="SIZE", help="huge page size (default: the kernel's, 2M)")
+    p.add_argument(
+        "--size", type=parse_size, metavar="SIZE", help="huge page size (default: the kernel's, 2M)"
+    )
     p.add_argument("--node", type=int, metavar="K", help="the pool of NUMA node K only")
     p.add_argument("--count", type=int, default=1, metavar="N", help="check: how many huge pages to map (1)")
     p.add_argument("--no-fallback", action="store_true", help="check: do not try THP when MAP_HUGETLB fails")
@@ -77,7 +87,9 @@ def run(args) -> int:
         d = to_jsonable(s)
         assert isinstance(d, dict)
         if change is not None:
-            d["change"] = to_jsonable(change) | {"complete": change.complete, "shortfall": change.shortfall}
+            ch = to_jsonable(change)
+            assert isinstance(ch, dict)
+            d["change"] = {**ch, "complete": change.complete, "shortfall": change.shortfall}
         emit_json(d)
         return 0 if change is None or change.complete else 1
     from ...report.hugepages import hugetlb_renderables, pool_change_text

@@ -1,15 +1,15 @@
 """Transparent huge pages: the system's settings and counters, a process's use, and collapse.
 
-  memdive thp                      THP enabled/defrag/shmem_enabled, khugepaged knobs and progress, every
-                                   multi-size THP size (hugepages-*kB) with its setting and stats, THP
-                                   counters from /proc/vmstat, and meminfo's huge-page lines.
-  memdive thp PID                  per region: AnonHugePages, ShmemPmdMapped, FilePmdMapped, THPeligible,
-                                   MADV_HUGEPAGE/NOHUGEPAGE; the share of anonymous memory on huge pages;
-                                   for each large region without huge pages the likely reason (mode madvise
-                                   and not advised, too small or misaligned, defrag setting, not yet collapsed).
-  memdive thp collapse PID [--range START-END] --yes
-                                   process_madvise(MADV_COLLAPSE) (Linux 6.1+, root) on the range or on every
-                                   candidate region; reports what was collapsed, read back from smaps.
+memdive thp                      THP enabled/defrag/shmem_enabled, khugepaged knobs and progress, every
+                                 multi-size THP size (hugepages-*kB) with its setting and stats, THP
+                                 counters from /proc/vmstat, and meminfo's huge-page lines.
+memdive thp PID                  per region: AnonHugePages, ShmemPmdMapped, FilePmdMapped, THPeligible,
+                                 MADV_HUGEPAGE/NOHUGEPAGE; the share of anonymous memory on huge pages;
+                                 for each large region without huge pages the likely reason (mode madvise
+                                 and not advised, too small or misaligned, defrag setting, not yet collapsed).
+memdive thp collapse PID [--range START-END] --yes
+                                 process_madvise(MADV_COLLAPSE) (Linux 6.1+, root) on the range or on every
+                                 candidate region; reports what was collapsed, read back from smaps.
 """
 
 from __future__ import annotations
@@ -18,17 +18,29 @@ from __future__ import annotations
 def add_arguments(p) -> None:
     from ..common import parse_range, parse_size
 
-    p.add_argument("target", nargs="*", metavar="PID | collapse PID",
-                   help="a process to examine, or `collapse PID`")
-    p.add_argument("--min", type=parse_size, default=None, metavar="SIZE",
-                   help="show candidate regions without huge pages from SIZE up (default: the huge page size)")
+    p.add_argument(
+        "target", nargs="*", metavar="PID | collapse PID", help="a process to examine, or `collapse PID`"
+    )
+    p.add_argument(
+        "--min",
+        type=parse_size,
+        default=None,
+        metavar="SIZE",
+        help="show candidate regions without huge pages from SIZE up (default: the huge page size)",
+    )
     p.add_argument("--all", action="store_true", help="show every mapping of the process")
-    p.add_argument("--range", type=parse_range, metavar="START-END",
-                   help="collapse only this hex address range (default: every candidate region)")
+    p.add_argument(
+        "--range",
+        type=parse_range,
+        metavar="START-END",
+        help="collapse only this hex address range (default: every candidate region)",
+    )
     p.add_argument("--yes", action="store_true", help="really collapse (it changes the target's memory)")
 
 
 def _targets(args):
+    import argparse
+
     from ...errors import InvalidInput
     from ..common import parse_pid
 
@@ -45,7 +57,7 @@ def _targets(args):
     if t:
         try:
             pid = parse_pid(t[0])
-        except Exception:
+        except argparse.ArgumentTypeError:
             raise InvalidInput(f"not a PID: {t[0]!r}") from None
     return action, pid
 
