@@ -5,6 +5,7 @@ Target: tests/helpers/numa_touch.c with 1 GiB mapped and touched (262,144 pages 
   process     memdive numa PID --json        vs numastat -p PID           vs cat /proc/PID/numa_maps
   migrate     memdive numa migrate --to 0    vs migratepages PID 0 0      (commands: every resident page
               (move_pages: per-page status)     (migrate_pages, no status)  queried, all already on node 0)
+  placement API memdive.numa.placement(pid)  vs reading numa_maps in Python (the floor)
   migrate API memdive.numa.migrate(pid, 0)   vs one raw move_pages query of the same pages (the floor)
   ctl         memdive ctl oom PID            vs choom -p PID; memdive ctl limits PID vs prlimit --pid PID
 Commands are timed whole (interpreter start included). The machine has one node: nothing really moves.
@@ -71,6 +72,23 @@ def main(rounds: int = 9) -> None:
         report("migrate (whole commands)", alternate(cases, rounds), ref)
 
         import numpy as np
+
+        from memdive.numa import placement
+
+        def raw_read() -> float:
+            t = time.perf_counter()
+            with open(f"/proc/{pid}/numa_maps", "rb") as f:
+                f.read()
+            return time.perf_counter() - t
+
+        def api_placement() -> float:
+            t = time.perf_counter()
+            placement(int(pid))
+            return time.perf_counter() - t
+
+        report("placement API (in process)", alternate({"read numa_maps (floor)": raw_read,
+                                                        "memdive.numa.placement": api_placement}, rounds),
+               "read numa_maps (floor)")
 
         from memdive.kernel import numa as knuma
         from memdive.numa import migrate

@@ -316,6 +316,8 @@ def read_numa_maps_joined(pid: int, root: KernelRoot | None = None) -> list[Numa
 MODES = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4, "preferred_many": 5,
          "weighted_interleave": 6}
 MODE_NAMES = {v: k for k, v in MODES.items()}
+_MODE_ALIASES = {"prefer": "preferred", "membind": "bind", "localalloc": "local", "prefer_many": "preferred_many",
+                 "prefer_(many)": "preferred_many", "weighted": "weighted_interleave"}
 MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES, MPOL_F_NUMA_BALANCING = 1 << 15, 1 << 14, 1 << 13
 MODE_FLAGS = {"static": MPOL_F_STATIC_NODES, "relative": MPOL_F_RELATIVE_NODES,
               "balancing": MPOL_F_NUMA_BALANCING}
@@ -346,8 +348,9 @@ def _unmask(m) -> tuple[int, ...]:
 def _mode(mode: str | int) -> int:
     if isinstance(mode, int):
         return mode
+    key = mode.replace("-", "_").replace(" ", "_").lower()
     try:
-        return MODES[mode.replace("-", "_")]
+        return MODES[_MODE_ALIASES.get(key, key)]
     except KeyError:
         raise InvalidInput(f"unknown memory policy mode {mode!r}",
                            hint="one of " + ", ".join(MODES)) from None
