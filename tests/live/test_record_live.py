@@ -113,7 +113,7 @@ def test_record_stops_when_chosen_processes_exit(tmp_path, cbuild, spawn, memdiv
     try:
         _wait_samples(path, 2)
         child.stop()
-        out, err = rec.communicate(timeout=20)
+        _, err = rec.communicate(timeout=20)
     finally:
         if rec.poll() is None:
             rec.kill()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from memdive.errors import InvalidInput
 from memdive.kernel.root import KernelRoot
 from memdive.monitor.sampler import Sampler
-from memdive.record import Recorder, Recording, RecordingError, SCHEMA_VERSION
-from memdive.errors import InvalidInput
+from memdive.record import SCHEMA_VERSION, Recorder, Recording, RecordingError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "monitor-basic"
 
@@ -34,7 +34,7 @@ def test_written_samples_read_back(recording):
         assert info.samples == 3 and info.processes == 2 and info.schema_version == SCHEMA_VERSION
         assert info.meta["interval_seconds"] == "1.0"
         assert abs(info.first_time - snaps[0].time) < 1e-6 and abs(info.last_time - snaps[-1].time) < 1e-6
-        sid, t = r.sample_at(None)
+        sid, _ = r.sample_at(None)
         assert sid == 3
         procs = {p.pid: p for p in r.processes_at(sid)}
         want = {p.pid: p for p in snaps[-1].processes}
@@ -59,11 +59,12 @@ def test_written_samples_read_back(recording):
 
 
 def test_replay_renders_with_the_sys_and_ps_renderers(recording):
+    import io
+
+    from memdive.ps import totals
     from memdive.report.overview import overview_renderables
     from memdive.report.ps import ps_table
     from memdive.report.tables import console
-    from memdive.ps import totals
-    import io
 
     path, _ = recording
     with Recording(path) as r:
@@ -96,10 +97,10 @@ def test_csv_export_has_every_row(recording, tmp_path):
         files = r.export_csv(str(tmp_path / "csv"))
     names = sorted(Path(f).name for f in files)
     assert names == ["processes.csv", "samples.csv", "system.csv", "vmstat.csv"]
-    rows = list(csv.DictReader(open(tmp_path / "csv/processes.csv")))
+    rows = list(csv.DictReader((tmp_path / "csv/processes.csv").read_text().splitlines()))
     assert len(rows) == sum(len(s.processes) for s in snaps)
     assert {int(r["pid"]) for r in rows} == {4242, 4243}
-    assert len(list(csv.DictReader(open(tmp_path / "csv/samples.csv")))) == 3
+    assert len(list(csv.DictReader((tmp_path / "csv/samples.csv").read_text().splitlines()))) == 3
 
 
 def test_parquet_export_needs_pyarrow_or_writes_files(recording, tmp_path):
@@ -169,7 +170,6 @@ def test_corrupt_pages_give_a_clear_error(recording):
     for off in range(page, len(data), 64):
         data[off:off + 8] = b"\xde\xad\xbe\xef" * 2
     Path(path).write_bytes(bytes(data))
-    with pytest.raises(RecordingError, match="corrupt"):
-        with Recording(path) as r:
-            r.info()
-            r.processes_at(r.sample_at(None)[0])
+    with pytest.raises(RecordingError, match="corrupt"), Recording(path) as r:
+        r.info()
+        r.processes_at(r.sample_at(None)[0])

@@ -14,4 +14,4 @@ from __future__ import annotations
 from .metrics import GROUP_BY, GroupCounters, families
 from .server import DEFAULT_LISTEN, Exporter, ExporterConfig
 
-__all__ = ["DEFAULT_LISTEN", "Exporter", "ExporterConfig", "GROUP_BY", "GroupCounters", "families"]
+__all__ = ["DEFAULT_LISTEN", "GROUP_BY", "Exporter", "ExporterConfig", "GroupCounters", "families"]

@@ -165,7 +165,7 @@ class Exporter:
 
     # --- serving ---------------------------------------------------------------------------------------
 
-    def start(self) -> "Exporter":
+    def start(self) -> Exporter:
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -266,7 +266,7 @@ class Exporter:
             self._thread.join(timeout=10)
         self.sampler.close()
 
-    def __enter__(self) -> "Exporter":
+    def __enter__(self) -> Exporter:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -75,7 +75,7 @@ def _pread_all(fd: int) -> bytes:
 class PidFiles:
     """The open files of one process (stat always; status and smaps_rollup when first needed)."""
 
-    __slots__ = ("pid", "root", "_fds", "cached")
+    __slots__ = ("_fds", "cached", "pid", "root")
 
     def __init__(self, pid: int, root: KernelRoot | None = None, cached: bool = True):
         self.pid = pid

@@ -43,8 +43,25 @@ def recorded_vmstat_keys(vm: dict[str, int]) -> list[str]:
 class _Track:
     """What the sampler remembers of one process between intervals."""
 
-    __slots__ = ("files", "start", "kthread", "comm", "command", "uid", "user", "cgroup", "minflt", "majflt",
-                 "cpu_ticks", "mono", "rollup", "rollup_mono", "rollup_rss", "rollup_swap", "pss_note")
+    __slots__ = (
+        "cgroup",
+        "comm",
+        "command",
+        "cpu_ticks",
+        "files",
+        "kthread",
+        "majflt",
+        "minflt",
+        "mono",
+        "pss_note",
+        "rollup",
+        "rollup_mono",
+        "rollup_rss",
+        "rollup_swap",
+        "start",
+        "uid",
+        "user",
+    )
 
     def __init__(self, files: PidFiles, start: int):
         self.files = files
@@ -334,7 +351,7 @@ class Sampler:
         for pid in list(self._tracks):
             self._forget(pid)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -17,7 +17,7 @@ from .reader import Recording, RecordingError, RecordingInfo
 from .recorder import Recorder
 from .schema import SCHEMA_VERSION
 
-__all__ = ["Recorder", "Recording", "RecordingError", "RecordingInfo", "SCHEMA_VERSION", "record"]
+__all__ = ["SCHEMA_VERSION", "Recorder", "Recording", "RecordingError", "RecordingInfo", "record"]
 
 
 def record(path: str, *, interval: float = 1.0, duration: float | None = None, pids: list[int] | None = None,

@@ -78,7 +78,7 @@ class Recording:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Recording":
+    def __enter__(self) -> Recording:
         return self
 
     def __exit__(self, *exc) -> None:

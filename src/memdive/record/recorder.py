@@ -7,7 +7,7 @@ import sqlite3
 
 from ..errors import InvalidInput, MemdiveError
 from ..models.monitor import Snapshot
-from .schema import (APPLICATION_ID, DDL, MEMINFO_COLUMNS, PROC_SAMPLE_COLUMNS, PSI_COLUMNS, SCHEMA_VERSION)
+from .schema import APPLICATION_ID, DDL, MEMINFO_COLUMNS, PROC_SAMPLE_COLUMNS, PSI_COLUMNS, SCHEMA_VERSION
 
 
 def _meta_defaults(interval: float) -> dict[str, str]:
@@ -144,7 +144,7 @@ class Recorder:
             pass
         self.db.close()
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, *exc) -> None:

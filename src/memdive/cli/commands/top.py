@@ -83,4 +83,4 @@ def _once(args) -> int:
     return 0
 
 
-import re  # noqa: E402  (used by _once; kept at module level so run() and _once share it)
+import re
