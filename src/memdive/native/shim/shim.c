@@ -36,7 +36,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
-#define EV_CHUNK (256u << 10)
+#define EV_CHUNK (1u << 20)
 #define MISC_CHUNK (64u << 10)
 #define MAX_FRAMES_CAP 128
 #define STACK_SLOTS (1u << 22)
@@ -103,6 +103,28 @@ struct tstate {
     size_t ev_size, misc_size;
     int64_t delta;
     uintptr_t stack_lo, stack_hi;     /* for the frame-pointer walk */
+    struct ucache *cache;             /* DWARF unwind results by (caller, stack pointer), validated */
+};
+
+/* A DWARF unwind is ~100x dearer than a malloc. Most calls repeat a stack already unwound: same return
+ * address, same stack pointer, and the same return addresses in the same stack slots. Checking those
+ * slots (a few loads of hot memory) proves the unwinder would give the same frames. */
+#define UCACHE_SETS 512
+#define UCACHE_WAYS 8                 /* one caller at one stack depth is often reached by several chains */
+#define UCACHE_FRAMES 48              /* deeper stacks are unwound every time */
+#define UCACHE_ENTRIES (UCACHE_SETS * UCACHE_WAYS)
+struct ukey { uintptr_t ra0, cfa0; };
+struct uentry {
+    uint32_t id, n;
+    uint32_t off[UCACHE_FRAMES];      /* slot of pcs[k] relative to cfa0 */
+    uintptr_t pc[UCACHE_FRAMES];
+};
+#define UCACHE_FIRST 1024
+struct ucache {
+    struct { uintptr_t ra0; uint64_t off1; } first[UCACHE_FIRST];  /* where the caller's caller's address is */
+    struct ukey key[UCACHE_ENTRIES];
+    uint8_t next[UCACHE_SETS];        /* round-robin victim per set */
+    struct uentry e[UCACHE_ENTRIES];
 };
 
 static TLS int t_guard;
@@ -183,7 +205,7 @@ static char *claim(uint32_t kind, size_t size, struct tstate *t) {
         disable("cannot extend the trace file (disk full?)", r);
         return NULL;
     }
-    char *p = raw_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, g.fd, (off_t)off);
+    char *p = raw_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g.fd, (off_t)off);
     if (p == MAP_FAILED) {
         disable("cannot map the trace file", errno);
         return NULL;
@@ -205,6 +227,8 @@ static void misc_record(struct tstate *t, uint32_t kind, uint32_t id, const void
 static void thread_key_dtor(void *arg) {
     struct tstate *t = &t_state;
     t_guard++;
+    if (t->cache) raw_munmap(t->cache, sizeof(struct ucache));
+    t->cache = NULL;
     if (t->ev) raw_munmap(t->ev, t->ev_size);
     if (t->misc) raw_munmap(t->misc, t->misc_size);
     t->ev = t->ev_pos = t->ev_end = NULL;
@@ -223,6 +247,13 @@ static void thread_init(struct tstate *t) {
     t->misc = t->misc_pos = t->misc_end = NULL;
     t->delta = 0;
     t->stack_lo = t->stack_hi = 0;
+    if (t->cache) raw_munmap(t->cache, sizeof(struct ucache)); /* ids of another file */
+    t->cache = NULL;
+    if (!g.unwind_fp) {
+        void *c = raw_mmap(NULL, sizeof(struct ucache), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        t->cache = c == MAP_FAILED ? NULL : c;
+    }
     if (g.unwind_fp) {
         pthread_attr_t a;
         if (pthread_getattr_np(pthread_self(), &a) == 0) {
@@ -292,7 +323,7 @@ static void blob(uint32_t kind, const void *data, size_t len) {
 }
 
 /* ---------------------------------------------------------------- stacks */
-struct uw { uintptr_t *out; int n, max, skipping; };
+struct uw { uintptr_t *out, *cfa; int n, max, skipping; };
 
 static _Unwind_Reason_Code uw_cb(struct _Unwind_Context *ctx, void *arg) {
     struct uw *u = arg;
@@ -300,6 +331,7 @@ static _Unwind_Reason_Code uw_cb(struct _Unwind_Context *ctx, void *arg) {
     if (!ip) return _URC_END_OF_STACK;
     if (u->skipping && ip >= g.self_lo && ip < g.self_hi) return _URC_NO_REASON;
     u->skipping = 0;
+    u->cfa[u->n] = _Unwind_GetCFA(ctx);
     u->out[u->n++] = ip;
     return u->n >= u->max ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
@@ -308,6 +340,8 @@ static inline uint64_t mix(uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     return h * 0xff51afd7ed558ccdull;
 }
+
+static uint32_t stack_id(struct tstate *t, const uintptr_t *pcs, int n);
 
 static __attribute__((noinline)) uint32_t capture(struct tstate *t, void *frame) {
     uintptr_t pcs[MAX_FRAMES_CAP];
@@ -328,10 +362,63 @@ static __attribute__((noinline)) uint32_t capture(struct tstate *t, void *frame)
             fp = next;
         }
     } else {
-        struct uw u = {pcs, 0, g.max_frames, 1};
+        uintptr_t cfas[MAX_FRAMES_CAP];
+        struct ucache *c = t->cache;
+        uintptr_t ra0 = 0, cfa0 = 0;
+        uint32_t set = 0;
+        if (frame && c) {
+            ra0 = ((uintptr_t *)frame)[1];
+            cfa0 = (uintptr_t)frame + 16;
+            /* the set also hashes the next return address up, so that the chains reaching one caller at one
+             * depth spread over sets */
+            uint32_t fi = (uint32_t)((ra0 * 0x9e3779b97f4a7c15ull) >> 50) & (UCACHE_FIRST - 1);
+            uintptr_t pc1 = c->first[fi].ra0 == ra0 ? *(uintptr_t *)(cfa0 + c->first[fi].off1) : 0;
+            set = (uint32_t)(((ra0 * 0x9e3779b97f4a7c15ull) ^ ((cfa0 >> 4) * 0xff51afd7ed558ccdull) ^
+                              (pc1 * 0xc2b2ae3d27d4eb4full)) >> 40) & (UCACHE_SETS - 1);
+            for (uint32_t w = set * UCACHE_WAYS; w < (set + 1) * UCACHE_WAYS; w++) {
+                if (c->key[w].ra0 != ra0 || c->key[w].cfa0 != cfa0) continue;
+                struct uentry *e = &c->e[w];
+                uint32_t k = 1;
+                for (; k < e->n; k++)
+                    if (*(uintptr_t *)(cfa0 + e->off[k]) != e->pc[k]) break;
+                if (k == e->n) return e->id;
+            }
+        }
+        struct uw u = {pcs, cfas, 0, g.max_frames, 1};
         _Unwind_Backtrace(uw_cb, &u);
         n = u.n;
+        if (c && n > 1 && n <= UCACHE_FRAMES && pcs[0] == ra0 && cfas[1] - 8 >= cfa0 &&
+            cfas[1] - 8 - cfa0 < (1u << 20)) {
+            uint32_t id = stack_id(t, pcs, n);
+            uint32_t fi = (uint32_t)((ra0 * 0x9e3779b97f4a7c15ull) >> 50) & (UCACHE_FIRST - 1);
+            if (c->first[fi].ra0 != ra0) {
+                /* learn where pcs[1] sits for this caller (its frame size at that call), then set by it */
+                c->first[fi].ra0 = ra0;
+                c->first[fi].off1 = cfas[1] - 8 - cfa0;
+            }
+            if (c->first[fi].off1 != cfas[1] - 8 - cfa0) return id; /* variable frame (alloca): not cached */
+            set = (uint32_t)(((ra0 * 0x9e3779b97f4a7c15ull) ^ ((cfa0 >> 4) * 0xff51afd7ed558ccdull) ^
+                              (pcs[1] * 0xc2b2ae3d27d4eb4full)) >> 40) & (UCACHE_SETS - 1);
+            uint32_t w = set * UCACHE_WAYS + (c->next[set]++ % UCACHE_WAYS);
+            struct uentry *e = &c->e[w];
+            c->key[w].ra0 = 0;
+            for (int k = 1; k < n; k++) {
+                uintptr_t slot = cfas[k] - 8; /* libgcc's CFA for frame k is its sp: pcs[k] sits just below */
+                if (slot < cfa0 || slot - cfa0 > 0xffffffffu) return id; /* not cacheable */
+                e->off[k] = (uint32_t)(slot - cfa0);
+                e->pc[k] = pcs[k];
+            }
+            e->id = id;
+            e->n = (uint32_t)n;
+            c->key[w].ra0 = ra0;
+            c->key[w].cfa0 = cfa0;
+            return id;
+        }
     }
+    return stack_id(t, pcs, n);
+}
+
+static uint32_t stack_id(struct tstate *t, const uintptr_t *pcs, int n) {
     if (n == 0) return 0;
     uint64_t h = 0x6a09e667f3bcc908ull ^ (uint64_t)n;
     for (int i = 0; i < n; i++) h = mix(h, pcs[i]);
