@@ -189,3 +189,19 @@ def test_cli_nodes_and_process_on_fixture_trees():
     assert "weighted interleave=relative|balancing:0-1" in r.stdout
     r = _cli(FIX / "numa-2node", "numa")
     assert r.returncode == 0 and "numa_foreign" in r.stdout and "21" in r.stdout
+
+
+def test_distances_follow_online_nodes_with_a_hole(tmp_path):
+    # nodes 0 and 2 online (node 1 offline/absent): each distance line has one value per online node
+    base = tmp_path / "sys/devices/system/node"
+    for i, dist in ((0, "10 20"), (2, "20 10")):
+        d = base / f"node{i}"
+        d.mkdir(parents=True)
+        (d / "distance").write_text(dist + "\n")
+        (d / "cpulist").write_text(f"{i}\n")
+        (d / "meminfo").write_text(f"Node {i} MemTotal: 1024 kB\nNode {i} MemFree: 512 kB\n")
+    (base / "online").write_text("0,2\n")
+    ns = knuma.read_nodes(KernelRoot.at(str(tmp_path)))
+    assert [n.id for n in ns] == [0, 2]
+    assert ns[0].distances == {0: 10, 2: 20} and ns[1].distances == {0: 20, 2: 10}
+    assert ns[1].mem_used_bytes == 512 * KB and ns[1].numastat == {} and ns[1].hugepages == ()

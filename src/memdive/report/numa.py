@@ -143,7 +143,8 @@ def migration_text(r: MigrationResult) -> list[str]:
               f"in {r.seconds * 1000:.1f} ms")]
     if r.method == "move_pages":
         lines.append(f"  resident pages examined {r.pages_examined:,}; already on node {r.to_node}: "
-                     f"{r.pages_already:,}; moved {r.pages_moved:,} ({human_bytes(r.bytes_moved)})")
+                     f"{r.pages_already:,}; moved {r.pages_moved:,} ({human_bytes(r.bytes_moved)}); "
+                     f"not present or the zero page: {r.pages_not_present:,}")
     else:
         lines.append(f"  moved about {human_bytes(r.bytes_moved)} (the kernel reports only pages it could not move)")
     if r.failures:
