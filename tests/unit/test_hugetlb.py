@@ -86,6 +86,16 @@ def test_reserve_release_set_read_back(copy):
         write_nr_hugepages(2 * M, -1, root=r)
 
 
+def test_refuses_to_grow_beyond_available_memory(copy):
+    r = KernelRoot.at(str(copy))  # MemAvailable 4000000 kB in the fixture: 4 GiB of 1 GiB pages is too much
+    with pytest.raises(InvalidInput) as e:
+        reserve(G, 4, root=r)
+    assert "4096 MiB" in str(e.value) and "--force" in e.value.hint
+    assert (copy / "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages").read_text().strip() == "2"
+    assert reserve(G, 4, root=r, force=True).after_total == 6
+    assert set_pool(G, 3, root=r).after_total == 3  # shrinking is never refused
+
+
 def test_outcome_texts():
     short = PoolChange(
         size_bytes=G, node=0, requested_total=8, before_total=0, after_total=5, before_free=0, after_free=5

@@ -43,15 +43,31 @@ def _counts(pool: HugetlbPool, node: int | None) -> tuple[int, int]:
 
 
 def set_pool(
-    size_bytes: int, total: int, node: int | None = None, root: KernelRoot | None = None
+    size_bytes: int,
+    total: int,
+    node: int | None = None,
+    root: KernelRoot | None = None,
+    force: bool = False,
 ) -> PoolChange:
     """Write nr_hugepages (of the node, or global) = TOTAL and read back what the kernel made of it.
 
     Growing can fall short (no free contiguous memory: see `memdive frag`); shrinking frees only free pages
-    (pages in use become surplus and go when released)."""
+    (pages in use become surplus and go when released). Growing by more than 90% of MemAvailable is refused
+    unless FORCE: the kernel would take every page it can get, reclaiming cache and risking OOM kills."""
     r = resolve(root)
     before = khuge.read_pool(size_bytes, r)
     bt, bf = _counts(before, node)
+    if total < 0:
+        raise InvalidInput(f"a pool cannot hold {total} pages")
+    need = (total - bt) * size_bytes
+    avail = sysmm.read_meminfo(r).get("MemAvailable")
+    if need > 0 and avail is not None and need > avail * 0.9 and not force:
+        raise InvalidInput(
+            f"growing the {size_bytes // 1024} kB pool by {total - bt} pages needs {need >> 20} MiB but only "
+            f"{avail >> 20} MiB is available",
+            hint="the kernel would take every page it can get (reclaiming cache, risking OOM kills); "
+            "ask for fewer, or pass --force",
+        )
     khuge.write_nr_hugepages(size_bytes, total, node, r)
     after = khuge.read_pool(size_bytes, r)
     at, af = _counts(after, node)
@@ -67,11 +83,11 @@ def set_pool(
 
 
 def reserve(
-    size_bytes: int, count: int, node: int | None = None, root: KernelRoot | None = None
+    size_bytes: int, count: int, node: int | None = None, root: KernelRoot | None = None, force: bool = False
 ) -> PoolChange:
     """Grow the pool by COUNT pages."""
     pool = khuge.read_pool(size_bytes, resolve(root))
-    return set_pool(size_bytes, _counts(pool, node)[0] + count, node, root)
+    return set_pool(size_bytes, _counts(pool, node)[0] + count, node, root, force)
 
 
 def release(

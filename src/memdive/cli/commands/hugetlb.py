@@ -43,6 +43,11 @@ def add_arguments(p) -> None:
     p.add_argument("--count", type=int, default=1, metavar="N", help="check: how many huge pages to map (1)")
     p.add_argument("--no-fallback", action="store_true", help="check: do not try THP when MAP_HUGETLB fails")
     p.add_argument("--yes", action="store_true", help="really change the pool")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="grow the pool even beyond 90%% of MemAvailable (risks OOM kills)",
+    )
 
 
 def run(args) -> int:
@@ -73,9 +78,9 @@ def run(args) -> int:
         if args.release is not None and args.release < -1:
             raise InvalidInput(f"a page count cannot be negative: {args.release}")
         if args.reserve is not None:
-            change = h.reserve(size, args.reserve, args.node)
+            change = h.reserve(size, args.reserve, args.node, force=args.force)
         elif args.set is not None:
-            change = h.set_pool(size, args.set, args.node)
+            change = h.set_pool(size, args.set, args.node, force=args.force)
         else:
             change = h.release(size, None if args.release == -1 else args.release, args.node)
     elif args.node is not None or args.size is not None:
