@@ -67,7 +67,8 @@ MEMLOCK_HINT = ("raise the limit: `ulimit -l <KiB>` (up to the hard limit), `mem
 def hugetlb_hint(size: int, need: int) -> str:
     kb = size // 1024
     return (f"reserve pages first: echo {need} > /sys/kernel/mm/hugepages/hugepages-{kb}kB/nr_hugepages "
-            f"(as root; or vm.nr_hugepages / hugepages= on the kernel command line), or pass fallback='thp'")
+            f"(as root; or vm.nr_hugepages / hugepages= on the kernel command line), "
+            f"or pass fallback='thp' (--fallback thp)")
 
 
 def _check_nodes(nodes: tuple[int, ...], root: KernelRoot | None) -> None:

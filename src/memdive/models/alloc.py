@@ -55,7 +55,7 @@ class BufferReport:
         """One line per thing asked for: asked -> got."""
         out = []
         res = self.resident_bytes
-        if self.asked_pages in ("thp", "auto") and self.strategy == "thp":
+        if self.strategy == "thp":
             got = self.thp_bytes or 0
             out.append(f"pages=thp: {got} of {res} resident bytes in huge pages" if res else
                        "pages=thp: nothing resident yet (touch or populate=True to fault pages in)")

@@ -72,19 +72,7 @@ def _compare(args) -> int:
                   progress=progress if tty else None)
     if tty:
         sys.stderr.write("\r" + " " * 40 + "\r")
-    if args.json:
-        from ..common import emit_json
-
-        emit_json(res)
-        return 0
-    from ...report.alloc import compare_lines, compare_table
-    from ...report.tables import console
-
-    c = console()
-    c.print(compare_table(res))
-    for line in compare_lines(res):
-        c.print(line, markup=False)
-    return 0
+    return _emit(args, res, "compare_table", "compare_lines")
 
 
 def _buffer(args) -> int:
@@ -100,34 +88,29 @@ def _buffer(args) -> int:
         for adv in args.advise:
             buf.advise(adv)
         rep = buf.report()
-    if args.json:
-        from ..common import emit_json
-
-        emit_json(rep)
-        return 0
-    from ...report.alloc import buffer_lines, buffer_table
-    from ...report.tables import console
-
-    c = console()
-    c.print(buffer_table(rep))
-    for line in buffer_lines(rep):
-        c.print(line, markup=False)
-    return 0
+    return _emit(args, rep, "buffer_table", "buffer_lines")
 
 
 def _allocators(args) -> int:
     from ...alloc.compare import allocators
 
-    infos = allocators()
+    return _emit(args, allocators(), "allocators_table", None)
+
+
+def _emit(args, obj, table_fn: str, lines_fn: str | None) -> int:
+    """JSON, or the renderer's table followed by its lines (report.alloc functions by name)."""
     if args.json:
         from ..common import emit_json
 
-        emit_json(infos)
+        emit_json(obj)
         return 0
-    from ...report.alloc import allocators_table
+    from ...report import alloc as render
     from ...report.tables import console
 
-    console().print(allocators_table(infos))
+    c = console()
+    c.print(getattr(render, table_fn)(obj))
+    for line in getattr(render, lines_fn)(obj) if lines_fn else ():
+        c.print(line, markup=False)
     return 0
 
 
