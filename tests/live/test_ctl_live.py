@@ -139,6 +139,15 @@ def test_ctl_run_no_aslr_gives_same_addresses(memdive_cli):
     assert int(r.stdout, 16) & kctl.ADDR_NO_RANDOMIZE
 
 
+def test_personality_shown_for_a_process_run_with_it(spawn, cbuild, memdive_cli):
+    c = spawn([sys.executable, "-m", "memdive", "ctl", "run", "-R", "-L", "--", cbuild("numa_touch"), "4", "1"])
+    d = json.loads(memdive_cli("ctl", "limits", str(c.pid), "--json").stdout)["limits"]
+    assert d["personality"] == int(Path(f"/proc/{c.pid}/personality").read_text(), 16)
+    assert d["personality_flags"] == ["ADDR_NO_RANDOMIZE", "ADDR_COMPAT_LAYOUT"]
+    # the legacy layout maps bottom-up: the helper's mapping sits below the 47-bit top-down area
+    assert 0x2AAAAAAAA000 <= int(c.info()["addr"], 16) < 0x300000000000    # TASK_SIZE / 3 and up
+
+
 def test_ctl_run_limits_and_oom(memdive_cli):
     r = memdive_cli("ctl", "run", "--memlock", "2M", "--oom-score-adj", "700", "--", "sh", "-c",
                     "grep 'Max locked memory' /proc/self/limits; cat /proc/self/oom_score_adj")

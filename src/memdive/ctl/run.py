@@ -11,11 +11,12 @@ from ..kernel import ctl as kctl
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Controls:
     no_aslr: bool = False
+    legacy_layout: bool = False
     oom_score_adj: int | None = None
     limits: dict[str, int | None] = field(default_factory=dict)   # name -> soft (None = unlimited)
 
 
-def prepare_controls(*, no_aslr: bool = False, oom_score_adj: int | None = None,
+def prepare_controls(*, no_aslr: bool = False, legacy_layout: bool = False, oom_score_adj: int | None = None,
                      limits: dict[str, int | None] | None = None, memlock: int | None = None) -> Controls:
     """Validate everything before anything is changed. `limits`: name (memlock, as, data, stack) -> soft
     limit in bytes, None = unlimited; `memlock` is a shorthand for limits={"memlock": N}."""
@@ -28,7 +29,7 @@ def prepare_controls(*, no_aslr: bool = False, oom_score_adj: int | None = None,
         kctl._rlim(k)
         if v is not None and v < 0:
             raise InvalidInput(f"--{k} must not be negative")
-    return Controls(no_aslr=no_aslr, oom_score_adj=oom_score_adj, limits=lims)
+    return Controls(no_aslr=no_aslr, legacy_layout=legacy_layout, oom_score_adj=oom_score_adj, limits=lims)
 
 
 def apply_controls(c: Controls) -> None:
@@ -39,9 +40,9 @@ def apply_controls(c: Controls) -> None:
         kctl.set_limit(os.getpid(), name, soft)
     if c.oom_score_adj is not None:
         kctl.set_own_oom_score_adj(c.oom_score_adj)
-    if c.no_aslr:
-        cur = kctl.personality()
-        kctl.personality(cur | kctl.ADDR_NO_RANDOMIZE)
+    flags = (kctl.ADDR_NO_RANDOMIZE if c.no_aslr else 0) | (kctl.ADDR_COMPAT_LAYOUT if c.legacy_layout else 0)
+    if flags:
+        kctl.personality(kctl.personality() | flags)
 
 
 def exec_with_controls(cmd: list[str], **opts) -> None:

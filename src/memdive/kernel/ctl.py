@@ -24,6 +24,7 @@ OOM_ADJ_MIN, OOM_ADJ_MAX = -1000, 1000
 RLIMITS = {"memlock": resource.RLIMIT_MEMLOCK, "as": resource.RLIMIT_AS, "data": resource.RLIMIT_DATA,
            "stack": resource.RLIMIT_STACK, "rss": resource.RLIMIT_RSS}
 ADDR_NO_RANDOMIZE = 0x0040000
+ADDR_COMPAT_LAYOUT = 0x0200000
 PERSONALITY_FLAGS = {"ADDR_NO_RANDOMIZE": 0x0040000, "READ_IMPLIES_EXEC": 0x0400000, "ADDR_LIMIT_32BIT": 0x0800000,
                      "ADDR_COMPAT_LAYOUT": 0x0200000, "MMAP_PAGE_ZERO": 0x0100000, "ADDR_LIMIT_3GB": 0x8000000,
                      "SHORT_INODE": 0x1000000, "WHOLE_SECONDS": 0x2000000, "STICKY_TIMEOUTS": 0x4000000,
@@ -235,6 +236,10 @@ def read_limits(pid: int, root: KernelRoot | None = None) -> Limits:
                 limits[name] = Limit(name=name, soft=_lim(s), hard=_lim(h))
         else:
             limits = parse_limits_file(p.read("limits"))
+        try:
+            pers: int | None = int(p.read("personality").strip() or b"0", 16)
+        except (AccessDenied, ValueError):
+            pers = None
         p.check()
 
     def kb(key: str) -> int:
@@ -247,7 +252,8 @@ def read_limits(pid: int, root: KernelRoot | None = None) -> Limits:
     except (ValueError, IndexError):
         raise MemdiveError(f"{p.root.pid_path(pid, 'status')}: malformed", pid=pid) from None
     return Limits(pid=pid, comm=vals.get("Name", ""), limits=limits, locked_bytes=kb("VmLck"),
-                  pinned_bytes=kb("VmPin"), cap_ipc_lock=cap, uid=uid)
+                  pinned_bytes=kb("VmPin"), cap_ipc_lock=cap, uid=uid, personality=pers,
+                  personality_flags=tuple(personality_flags(pers)) if pers is not None else ())
 
 
 _LIMITS_ROWS = {"Max locked memory": "memlock", "Max address space": "as", "Max data size": "data",

@@ -37,6 +37,8 @@ class Limits:
     pinned_bytes: int = 0          # VmPin
     cap_ipc_lock: bool = False
     uid: int = 0
+    personality: int | None = None   # /proc/PID/personality (None: needs ptrace-attach access)
+    personality_flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

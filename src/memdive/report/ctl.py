@@ -40,6 +40,9 @@ def limits_table(lim: Limits, need: LockNeed | None = None):
 
     out = [Text(f"PID {lim.pid} ({escape(lim.comm, 64)})  locked {human_bytes(lim.locked_bytes)}  pinned "
                 f"{human_bytes(lim.pinned_bytes)}  CAP_IPC_LOCK {'yes' if lim.cap_ipc_lock else 'no'}"),
+           Text("personality: " + ("n/a (reading it needs ptrace access: root)" if lim.personality is None else
+                                   f"0x{lim.personality:x}" + (f" ({', '.join(lim.personality_flags)})"
+                                                               if lim.personality_flags else ""))),
            table("Memory limits (RLIMIT_*)", ["limit", "soft", "hard", "what it bounds"], rows, right=(1, 2))]
     if need is not None:
         out.append(Text(f"Locking {human_bytes(need.size_bytes)} more: {need.reason}"))

@@ -62,6 +62,8 @@ def add_arguments(p) -> None:
     sr = sub.add_parser("run", help="run CMD with ASLR off, limits and OOM score set")
     _common(sr)
     sr.add_argument("--no-aslr", "-R", action="store_true", help="personality(ADDR_NO_RANDOMIZE), as setarch -R")
+    sr.add_argument("--legacy-layout", "-L", action="store_true",
+                    help="personality(ADDR_COMPAT_LAYOUT): bottom-up mmap layout, as setarch -L")
     sr.add_argument("--memlock", type=_size_or_unlimited, default=False, metavar="SIZE", help="RLIMIT_MEMLOCK soft limit")
     sr.add_argument("--as", dest="as_", type=_size_or_unlimited, default=False, metavar="SIZE", help="RLIMIT_AS soft limit")
     sr.add_argument("--data", type=_size_or_unlimited, default=False, metavar="SIZE", help="RLIMIT_DATA soft limit")
@@ -177,7 +179,7 @@ def _run(args) -> int:
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     check_command(cmd)
-    c = prepare_controls(no_aslr=args.no_aslr, oom_score_adj=args.oom_score_adj,
+    c = prepare_controls(no_aslr=args.no_aslr, legacy_layout=args.legacy_layout, oom_score_adj=args.oom_score_adj,
                          limits={k: getattr(args, d) for k, d in _LIMIT_DESTS if getattr(args, d) is not False})
     apply_controls(c)
     exec_argv(cmd)
