@@ -4,11 +4,11 @@ command with them set (choom, prlimit, sysctl vm.overcommit_*, setarch -R).
   memdive ctl oom PID [--set N --yes]      oom_score and oom_score_adj; --set writes through the pinned
                                            process (its /proc dir fd + pidfd, start time checked)
   memdive ctl limits PID [--lock SIZE]     RLIMIT_MEMLOCK/AS/DATA/STACK, locked memory, and what locking
-                                           SIZE more would need; --memlock/--as/--data/--stack SIZE --yes
-                                           set them (prlimit; 'unlimited' allowed)
+                                           SIZE more would need; --memlock/--as/--data/--stack SOFT[:HARD]
+                                           --yes set them (prlimit; sizes or 'unlimited')
   memdive ctl overcommit [--policy 0|1|2] [--ratio N] [--kbytes N] --yes
                                            policy, ratio or kbytes, CommitLimit vs Committed_AS, explained
-  memdive ctl run [--no-aslr] [--memlock SIZE] [--oom-score-adj N] -- CMD
+  memdive ctl run [--no-aslr] [--legacy-layout] [--memlock SIZE] [--oom-score-adj N] -- CMD
                                            personality(ADDR_NO_RANDOMIZE), limits and OOM score, then exec
 
 Every write needs --yes. Root unlocks: other users' processes, lowering oom_score_adj and raising hard
