@@ -1,0 +1,96 @@
+"""memdive bench against the C references of ../shared/bench, alternating A B A B in one run.
+
+- triad bandwidth with all threads: memdive's best GB/s vs stream_ref's (gcc -O3 -march=native
+  -fopenmp), same array length, same kernel sequence (copy, scale, add, triad), 10 repeats each.
+  Target: ratio >= 0.97.
+- latency at a 256 MiB working set: memdive's median ns/load vs chase.c's (gcc -O2 -march=native),
+  4 KiB pages and THP, same loads (8 Mi). Target: within 10%.
+- `memdive bench --quick` wall time. Target: < 60 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import time
+
+import common
+
+ROUNDS = int(os.environ.get("MEMBENCH_ROUNDS", "7"))
+
+
+def triad() -> None:
+    from memdive.bench import bandwidth
+
+    ref = common.build_ref("stream_ref", "-O3", "-march=native", "-fopenmp")
+    threads = len(os.sched_getaffinity(0))
+    n = 64 << 20  # stream_ref's default: 3 x 512 MiB
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_PROC_BIND="true")
+
+    def ours() -> float:
+        r = bandwidth(size=n * 8, threads=threads, kernels=("copy", "scale", "add", "triad"), repeats=10, warmup=0)
+        return r.best("triad").gb_per_second.max
+
+    def theirs() -> float:
+        out = subprocess.run([str(ref), str(n), "10"], capture_output=True, text=True, env=env, check=True).stdout
+        return float(re.search(r"^triad\s+([\d.]+) GB/s", out, re.M).group(1))
+
+    a, b = [], []
+    for _ in range(ROUNDS):
+        a.append(ours())
+        b.append(theirs())
+    ratios = [x / y for x, y in zip(a, b)]
+    print(f"\ntriad, {threads} threads, 3 arrays of {n * 8 >> 20} MiB, best of 10 (median over {ROUNDS} alternating rounds)")
+    print(f"  memdive bench bandwidth   median {statistics.median(a):6.2f} GB/s   (rounds: {', '.join(f'{x:.1f}' for x in a)})")
+    print(f"  stream_ref (OpenMP)       median {statistics.median(b):6.2f} GB/s   (rounds: {', '.join(f'{x:.1f}' for x in b)})")
+    print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target >= 0.97)")
+
+
+def latency() -> None:
+    from memdive.bench import latency as lat
+
+    ref = common.build_ref("chase", "-O2", "-march=native")
+    size = 256 << 20
+    for mode, pages in (("plain", "4k"), ("huge", "thp")):
+        def ours() -> float:
+            r = lat([size], pages=pages, repeats=1, min_loads=8 << 20)
+            return r.points[0].ns_per_load.median
+
+        def theirs() -> float:
+            out = subprocess.run(["taskset", "-c", str(sorted(os.sched_getaffinity(0))[0]), str(ref), mode, "256"],
+                                 capture_output=True, text=True, check=True).stdout
+            return float(re.search(r"^\s*262144\s+([\d.]+)", out, re.M).group(1))
+
+        a, b = [], []
+        for _ in range(max(3, ROUNDS - 2)):
+            a.append(ours())
+            b.append(theirs())
+        ratios = [x / y for x, y in zip(a, b)]
+        print(f"\nlatency at 256 MiB, {pages} pages (median over {len(a)} alternating rounds)")
+        print(f"  memdive bench latency     median {statistics.median(a):7.1f} ns   (rounds: {', '.join(f'{x:.0f}' for x in a)})")
+        print(f"  chase.c {mode:<5}             median {statistics.median(b):7.1f} ns   (rounds: {', '.join(f'{x:.0f}' for x in b)})")
+        print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target 0.90..1.10)")
+
+
+def quick() -> None:
+    cmd = common.memdive_cmd() + ["bench", "--quick"]
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - t)
+    print(f"\nmemdive bench --quick: median {statistics.median(times):.1f} s, max {max(times):.1f} s over 3 runs "
+          f"(target < 60 s)")
+
+
+def main() -> None:
+    triad()
+    latency()
+    quick()
+
+
+if __name__ == "__main__":
+    common.print_preflight()
+    main()
