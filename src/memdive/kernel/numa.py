@@ -331,7 +331,7 @@ NODEMASK_T = ctypes.c_ulong * _MASK_LONGS
 _NICE_HINT = "moving another user's pages needs CAP_SYS_NICE: run as root"
 
 
-def _mask(nodes) -> NODEMASK_T:
+def _mask(nodes) -> ctypes.Array[ctypes.c_ulong]:
     m = NODEMASK_T()
     for nd in nodes:
         nd = int(nd)

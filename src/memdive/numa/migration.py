@@ -44,6 +44,8 @@ def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", m
     if method not in ("move_pages", "migrate_pages"):
         raise InvalidInput(f"unknown migration method {method!r} (move_pages or migrate_pages)")
     t0 = time.perf_counter()
+    before: dict[int, int] = {}
+    after: dict[int, int] = {}
     with Pinned(pid, r, expect_start) as p:
         if method == "migrate_pages":
             before = _per_node(pid, r)
@@ -58,8 +60,6 @@ def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", m
         flags = knuma.MPOL_MF_MOVE_ALL if move_all else knuma.MPOL_MF_MOVE
         examined = already = not_present = moved = moved_bytes = 0
         failures: dict[str, int] = {}
-        before: dict[int, int] = {}
-        after: dict[int, int] = {}
         import numpy as np
 
         src_arr = np.array(src, dtype=np.int32)
