@@ -14,9 +14,21 @@ import errno
 import os
 
 from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError
-from . import libc as _libc
 from .io import translate
 from .root import KernelRoot, resolve
+
+# kernel.libc is imported only by the mapping paths: `memdive cache` on the cachestat path must
+# start fast (its whole run is compared with fincore's), and ctypes.util.find_library forks ldconfig.
+NR_CACHESTAT = 451               # the same in the generic and the x86_64 syscall tables
+_self: ctypes.CDLL | None = None
+
+
+def _syscall():
+    global _self
+    if _self is None:
+        _self = ctypes.CDLL(None, use_errno=True)   # the running program's symbols (glibc's syscall)
+        _self.syscall.restype = ctypes.c_long
+    return _self.syscall
 
 CACHESTAT_HINT = "cachestat needs Linux 6.5+"
 MINCORE_CHUNK = 1 << 30          # map at most 1 GiB of a file at a time (256 KiB mincore vector)
@@ -39,8 +51,8 @@ def cachestat(fd: int, off: int = 0, length: int = 0, path: str = "") -> dict[st
     """Page counts of [off, off+length) of the open file (length 0: to the end)."""
     rng = CachestatRange(off, length)
     cs = Cachestat()
-    ret = _libc.libc().syscall(ctypes.c_long(_libc.syscall_nr("cachestat")), ctypes.c_uint(fd),
-                               ctypes.byref(rng), ctypes.byref(cs), ctypes.c_uint(0))
+    ret = _syscall()(ctypes.c_long(NR_CACHESTAT), ctypes.c_uint(fd), ctypes.byref(rng), ctypes.byref(cs),
+                     ctypes.c_uint(0))
     if ret < 0:
         e = ctypes.get_errno()
         if e == errno.ENOSYS:
@@ -69,6 +81,8 @@ def mincore_trustworthy(path: str, st: os.stat_result) -> bool:
 
 def mincore_file(fd: int, size: int, path: str = "") -> int:
     """Resident pages of an open file, by mapping it 1 GiB at a time and calling mincore."""
+    from . import libc as _libc
+
     page = _libc.PAGE_SIZE
     resident = 0
     for off in range(0, size, MINCORE_CHUNK):
@@ -83,10 +97,12 @@ def mincore_file(fd: int, size: int, path: str = "") -> int:
     return resident
 
 
-def _count_resident(vec: bytes) -> int:
-    import numpy as np
+_BIT0 = bytes(b & 1 for b in range(256))
 
-    return int(np.count_nonzero(np.frombuffer(vec, dtype=np.uint8) & 1))
+
+def _count_resident(vec: bytes) -> int:
+    """Pages with bit 0 set (the other bits are reserved), without importing numpy."""
+    return vec.translate(_BIT0).count(1)
 
 
 def fadvise(fd: int, advice: str, off: int = 0, length: int = 0, path: str = "") -> None:
@@ -102,6 +118,8 @@ def fadvise(fd: int, advice: str, off: int = 0, length: int = 0, path: str = "")
 
 def populate(fd: int, size: int, path: str = "") -> None:
     """Load a file into the page cache: MADV_POPULATE_READ on 1 GiB windows (5.14+), else read it."""
+    from . import libc as _libc
+
     buf = None
     for off in range(0, size, MINCORE_CHUNK):
         n = min(MINCORE_CHUNK, size - off)
@@ -125,6 +143,8 @@ def populate(fd: int, size: int, path: str = "") -> None:
 
 def lock_file(fd: int, size: int, path: str = "") -> list[tuple[int, int]]:
     """Map the whole file and mlock it (pages load and stay); returns the mappings to unlock later."""
+    from . import libc as _libc
+
     out: list[tuple[int, int]] = []
     try:
         for off in range(0, size, MINCORE_CHUNK):
@@ -139,6 +159,8 @@ def lock_file(fd: int, size: int, path: str = "") -> list[tuple[int, int]]:
 
 
 def unlock(maps: list[tuple[int, int]]) -> None:
+    from . import libc as _libc
+
     for addr, n in maps:
         try:
             _libc.munlock(addr, n)

@@ -1,5 +1,5 @@
 """Records of page-level analysis: page counts per region, flag histograms, single pages,
-page-cache residency of files, working-set samples and page-fault samples.
+residency, working-set samples and page-fault samples (page cache of files: models.pagecache).
 
 Counts are in pages of the base page size (`page_size_bytes`); None means "not measured" (the
 method or the privilege did not allow it), never zero.
@@ -102,35 +102,6 @@ class PageEntry:
     mapcount: int | None
     memcg_inode: int | None
     region: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileCache:
-    """Page-cache residency of one file."""
-
-    path: str
-    size_bytes: int
-    total_pages: int
-    cached_pages: int | None        # None: unknown (refused, see `error`)
-    dirty_pages: int | None = None
-    writeback_pages: int | None = None
-    evicted_pages: int | None = None
-    recently_evicted_pages: int | None = None
-    method: str = "cachestat"       # "cachestat" or "mincore"
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CacheReport:
-    files: list[FileCache]
-    page_size_bytes: int
-    total_pages: int
-    cached_pages: int
-    dirty_pages: int | None
-    unknown_files: int
-    skipped: int                    # not regular files, unreadable directories
-    action: str | None = None       # "touch", "evict", "lock"
-    elapsed_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,12 +2,23 @@
 
     walk(pid, ...)          every page of a process (or a range/region): memdive.models.pages.PageWalk
     entries(pid, lo, hi)    page-by-page records (PageEntry) for a small range
-    phys(pid, addrs)        virtual -> physical addresses with the pages' flags
-    residency(buf_or_range) mincore() of one's own memory
-    files(paths, ...)       page-cache residency of files and trees (cachestat, else mincore)
-    wss / faults            working-set size and page-fault sampling
+    phys(pid, addrs)        virtual -> physical addresses with the pages' flags   (pages.phys)
+    residency(buf_or_range) mincore() of one's own memory                        (pages.residency)
+    files(paths, ...)       page-cache residency of files and trees               (pages.cache)
+    wss.sample / faults.sample, faults.run_command: working set and page faults
+
+Submodules are imported on first use (numpy only where page arrays are handled).
 """
 
 from __future__ import annotations
 
-from .walk import entries, walk  # noqa: F401
+import importlib
+from typing import Any
+
+_LAZY = {"walk": "walker", "entries": "walker", "phys": "phys", "residency": "residency", "files": "cache"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

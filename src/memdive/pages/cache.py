@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import pagecache as pc
-from ..kernel.libc import PAGE_SIZE
-from ..models.pages import CacheReport, FileCache
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+from ..models.pagecache import CacheReport, FileCache
 
 ACTIONS = (None, "touch", "evict", "lock")
 METHODS = ("auto", "cachestat", "mincore")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..kernel.root import KernelRoot
 from ..models.pages import PageEntry
-from .walk import entries
+from .walker import entries
 
 
 def phys(pid: int, addrs: list[int], root: KernelRoot | None = None) -> list[PageEntry]:

@@ -38,7 +38,7 @@ def idle_page_tracking(root: KernelRoot | None = None) -> bool:
 
 
 def _soft_dirty_counts(pid: int, root: KernelRoot | None) -> dict[int, int]:
-    from .walk import walk
+    from .walker import walk
 
     w = walk(pid, method="read", detail="pagemap", root=root)
     return {r.start: (r.stats.soft_dirty_pages or 0) * w.page_size_bytes for r in w.regions}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from ..models.pages import CacheReport, PageEntry, PageStats, PageWalk
+from typing import TYPE_CHECKING
+
 from .text import escape, human_bytes
+
+if TYPE_CHECKING:   # the cache command must not pay for importing the page models
+    from ..models.pagecache import CacheReport
+    from ..models.pages import PageEntry, PageStats, PageWalk
 
 # (column title, PageStats field)
 _COLS = [("Present", "present_pages"), ("Swap", "swapped_pages"), ("Excl", "exclusive_pages"),

@@ -36,7 +36,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ...pages.walk import entries, walk
+    from ...pages.walker import entries, walk
 
     lo, hi = args.range if args.range else (None, None)
     if args.list:
