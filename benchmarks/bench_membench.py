@@ -35,7 +35,7 @@ def triad() -> None:
 
     def theirs() -> float:
         out = subprocess.run([str(ref), str(n), "10"], capture_output=True, text=True, env=env, check=True).stdout
-        return float(re.search(r"^triad\s+([\d.]+) GB/s", out, re.M).group(1))
+        return float(re.search(r"^triad\s+([\d.]+) GB/s", out, re.MULTILINE).group(1))
 
     a, b = [], []
     for _ in range(ROUNDS):
@@ -54,14 +54,14 @@ def latency() -> None:
     ref = common.build_ref("chase", "-O2", "-march=native")
     size = 256 << 20
     for mode, pages in (("plain", "4k"), ("huge", "thp")):
-        def ours() -> float:
+        def ours(pages: str = pages) -> float:
             r = lat([size], pages=pages, repeats=1, min_loads=8 << 20)
             return r.points[0].ns_per_load.median
 
-        def theirs() -> float:
-            out = subprocess.run(["taskset", "-c", str(sorted(os.sched_getaffinity(0))[0]), str(ref), mode, "256"],
+        def theirs(mode: str = mode) -> float:
+            out = subprocess.run(["taskset", "-c", str(min(os.sched_getaffinity(0))), str(ref), mode, "256"],
                                  capture_output=True, text=True, check=True).stdout
-            return float(re.search(r"^\s*262144\s+([\d.]+)", out, re.M).group(1))
+            return float(re.search(r"^\s*262144\s+([\d.]+)", out, re.MULTILINE).group(1))
 
         a, b = [], []
         for _ in range(max(3, ROUNDS - 2)):

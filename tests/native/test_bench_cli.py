@@ -76,7 +76,8 @@ def test_hugetlb_backing_with_a_reserved_pool(memdive_cli):
     from memdive.errors import MemdiveError
 
     path = "/proc/sys/vm/nr_hugepages"
-    before = int(open(path).read())
+    with open(path) as f:
+        before = int(f.read())
     if _meminfo("HugePages_Free") == 0:  # the empty pool: a clear error with the hint
         with pytest.raises(MemdiveError) as e:
             Buffer(4 << 20, "hugetlb")

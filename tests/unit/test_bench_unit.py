@@ -9,12 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from memdive.bench.plateaus import find_plateaus, segments
 from memdive.errors import ParseError
 from memdive.kernel import cpu
 from memdive.kernel.root import KernelRoot
-from memdive.models.bench import (Backing, BandwidthResult, BandwidthRow, BenchEnv, BenchSummary, CacheLevel,
-                                  LatencyPoint, LatencyResult, Stats)
-from memdive.bench.plateaus import find_plateaus, segments
+from memdive.models.bench import (
+    Backing,
+    BandwidthResult,
+    BandwidthRow,
+    BenchEnv,
+    BenchSummary,
+    CacheLevel,
+    LatencyPoint,
+    LatencyResult,
+    Stats,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 ZEN4 = KernelRoot.at(str(FIX / "bench-zen4"))

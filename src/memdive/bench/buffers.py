@@ -70,7 +70,7 @@ class Buffer:
             libc.munmap(a, n)
         self._maps = []
 
-    def __enter__(self) -> "Buffer":
+    def __enter__(self) -> Buffer:
         return self
 
     def __exit__(self, *exc) -> None:

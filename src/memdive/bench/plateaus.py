@@ -9,7 +9,7 @@ levels) are not plateaus.
 from __future__ import annotations
 
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..models.bench import CacheLevel, Plateau
 

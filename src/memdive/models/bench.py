@@ -7,8 +7,8 @@ name of the field holding them (`ns_per_load`, `gb_per_second`, `seconds`). GB =
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,13 +48,13 @@ class Stats:
     n: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> "Stats":
+    def of(cls, values: Sequence[float]) -> Stats:
         v = [float(x) for x in values]
         if not v:
             raise ValueError("no values")
         return cls(min(v), statistics.median(v), max(v), len(v))
 
-    def map(self, fn) -> "Stats":
+    def map(self, fn) -> Stats:
         """Apply a monotonic function (a decreasing one swaps min and max): time -> rate."""
         a, m, b = fn(self.min), fn(self.median), fn(self.max)
         return Stats(min(a, b), m, max(a, b), self.n)

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models.bench import (BandwidthResult, BenchEnv, BenchSummary, FalseSharingResult, LatencyResult,
-                            PatternsResult, PrefetchResult, Stats, TlbResult, TransposeResult)
+from ..models.bench import (
+    BandwidthResult,
+    BenchEnv,
+    BenchSummary,
+    FalseSharingResult,
+    LatencyResult,
+    PatternsResult,
+    PrefetchResult,
+    Stats,
+    TlbResult,
+    TransposeResult,
+)
 from .tables import table
 
 
@@ -100,7 +110,7 @@ def tlb_renderables(r: TlbResult) -> list:
         by.setdefault(a.pages, {})[k] = a.ns_per_load.median
     arows = [(p, size(p * 4096), *(_f(by[p].get(k)) for k in kinds)) for p in sorted(by)]
     out.append(table("Random dependent loads, one line per 4 KiB page (ns/load by backing obtained)",
-                     ["pages", "region", *kinds], arows, right=range(0, 2 + len(kinds))))
+                     ["pages", "region", *kinds], arows, right=range(2 + len(kinds))))
     if r.miss_cost_ns is not None:
         out.append(f"TLB miss cost (4k minus huge, fastest repeats, largest region): {r.miss_cost_ns:.1f} ns per load")
     out.append(env_line(r.env))
