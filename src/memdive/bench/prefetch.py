@@ -25,7 +25,7 @@ def prefetch(elements: int = 16 << 20, repeats: int = 5, warmup: int = 1, pages:
     pinned = valid = True
     with Buffer(elements * 12, pages) as buf:
         arr = buf.addr
-        base = None
+        base = 1.0  # the no-prefetch median, set first (distance 0 sorts first)
         for d in sorted(set(seq_distances) | {0}):
             lib.mdb_fill_iota32(arr, elements)
             t = _native.doubles(repeats)

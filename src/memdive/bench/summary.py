@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ..errors import MemdiveError
 from ..models.bench import BenchSummary
@@ -16,7 +17,7 @@ from .tlb import tlb
 from .transpose import transpose
 
 # (quick, full) settings of each part
-PROFILES = {
+PROFILES: dict[bool, dict[str, Any]] = {
     True: dict(lat_reps=3, lat_loads=1 << 20, lat_octave=1, bw_reps=5, tlb_pages=[16, 256, 4096, 65536],
                tlb_reps=3, tlb_loads=1 << 20, fs_incr=2_000_000, fs_reps=3, pf_elems=4 << 20, pf_reps=3,
                tr_sizes=(512, 2048), tr_reps=2, pat_n=2048, pat_bytes=32 << 20, pat_elems=4 << 20, pat_reps=2),

@@ -23,7 +23,7 @@ def transpose(sizes: tuple[int, ...] = (256, 1024, 2048, 4096), block: int = 32,
         nbytes = n * n * 8
         with Buffer(nbytes, pages) as a, Buffer(nbytes, pages) as b:
             lib.mdb_fill_matrix(a.addr, n, n)
-            base = None
+            base = 1.0  # the naive median, set first
             for k, m in enumerate(METHODS):
                 t = _native.doubles(repeats)
                 pinned &= _native.check(lib.mdb_transpose(a.addr, b.addr, n, n, k, block, repeats, warmup, cpu, t),

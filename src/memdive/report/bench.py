@@ -5,6 +5,7 @@ Renderers take records (memdive.models.bench), never argv. matplotlib is importe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..models.bench import (
@@ -224,7 +225,7 @@ def summary_renderables(s: BenchSummary) -> list:
     return out
 
 
-_DISPATCH = {
+_DISPATCH: dict[type, Callable[[Any], list]] = {
     BandwidthResult: bandwidth_renderables, LatencyResult: latency_renderables, TlbResult: tlb_renderables,
     PatternsResult: patterns_renderables, FalseSharingResult: false_sharing_renderables,
     PrefetchResult: prefetch_renderables, TransposeResult: transpose_renderables, BenchSummary: summary_renderables,
@@ -296,7 +297,9 @@ def plot(result: Any, path: str) -> str:
         ax.set_title(f"Bandwidth, arrays of {size(bw.array_bytes)}")
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
-    fig.suptitle(env_line(lat.env if lat is not None else bw.env)[:140], fontsize=8)
+    first = lat if lat is not None else bw
+    assert first is not None
+    fig.suptitle(env_line(first.env)[:140], fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
