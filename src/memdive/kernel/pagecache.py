@@ -15,7 +15,6 @@ import os
 
 from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError
 from .io import translate
-from .root import KernelRoot, resolve
 
 # kernel.libc is imported only by the mapping paths: `memdive cache` on the cachestat path must
 # start fast (its whole run is compared with fincore's), and ctypes.util.find_library forks ldconfig.
@@ -173,8 +172,10 @@ def unlock(maps: list[tuple[int, int]]) -> None:
 CLEAR_REFS_HINT = "clear_refs needs to be the process's owner (with ptrace access) or root"
 
 
-def open_pid_dir(pid: int, root: KernelRoot | None = None) -> int:
+def open_pid_dir(pid: int, root=None) -> int:
     """An fd on /proc/PID: files opened through it belong to that process even if the PID is reused."""
+    from .root import resolve
+
     path = resolve(root).pid_path(pid)
     try:
         return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

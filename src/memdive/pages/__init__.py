@@ -13,12 +13,11 @@ Submodules are imported on first use (numpy only where page arrays are handled).
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 _LAZY = {"walk": "walker", "entries": "walker", "phys": "phys", "residency": "residency", "files": "cache"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

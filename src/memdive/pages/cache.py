@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat as _stat
 import time
-from dataclasses import dataclass, field
 
 from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import pagecache as pc
@@ -24,11 +23,11 @@ ACTIONS = (None, "touch", "evict", "lock")
 METHODS = ("auto", "cachestat", "mincore")
 
 
-@dataclass
 class Locked:
     """Files held in memory by `files(..., action="lock")`; `release()` unlocks and unmaps them."""
 
-    maps: list[tuple[int, int]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.maps: list[tuple[int, int]] = []
 
     def release(self) -> None:
         pc.unlock(self.maps)

@@ -38,12 +38,11 @@ def run(args) -> int:
 
             emit_json(rep)
         else:
-            from ...report.pages import cache_summary, cache_table
-            from ...report.tables import console
+            import sys
 
-            c = console()
-            c.print(cache_table(rep, top=args.top or None))
-            c.print(cache_summary(rep), markup=False)
+            from ...report.pages import cache_text
+
+            sys.stdout.write(cache_text(rep, top=args.top or None) + "\n")
         if held is not None:
             import signal
             import sys
