@@ -205,3 +205,23 @@ def test_distances_follow_online_nodes_with_a_hole(tmp_path):
     assert [n.id for n in ns] == [0, 2]
     assert ns[0].distances == {0: 10, 2: 20} and ns[1].distances == {0: 20, 2: 10}
     assert ns[1].mem_used_bytes == 512 * KB and ns[1].numastat == {} and ns[1].hugepages == ()
+
+
+def test_migration_tally_of_per_page_statuses():
+    # statuses as move_pages returns them on a 3-node machine: the query, then the move to node 0
+    import numpy as np
+
+    from memdive.numa.migration import Tally
+
+    t = Tally()
+    st = np.array([0, 1, 1, 2, -2, -14, 1, 2], dtype=np.int32)   # -ENOENT, -EFAULT: not present / zero page
+    sel = t.query(st, 0, np.array([1, 2], dtype=np.int32), 4096)
+    assert sel.tolist() == [False, True, True, True, False, False, True, True]
+    assert (t.examined, t.already, t.not_present) == (6, 1, 2)
+    assert t.before == {0: 4096, 1: 3 * 4096, 2: 2 * 4096}
+    res = np.array([0, -13, 0, -16, 2], dtype=np.int32)          # moved, EACCES, moved, EBUSY, ended on 2
+    t.moved_batch(st[sel], res, 0, 4096)
+    assert (t.moved, t.moved_bytes) == (2, 2 * 4096)
+    assert t.failures == {"EACCES": 1, "EBUSY": 1, "ended on node 2": 1}
+    assert t.after == {0: 3 * 4096, 1: 2 * 4096, 2: 4096}          # failed pages stay where they were
+    assert sum(t.after.values()) == sum(t.before.values())

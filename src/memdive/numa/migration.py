@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..errors import InvalidInput
 from ..kernel import numa as knuma
@@ -58,49 +61,69 @@ def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", m
                                    failures={"not moved": not_moved} if not_moved else {},
                                    seconds=time.perf_counter() - t0, before=before, after=after)
         flags = knuma.MPOL_MF_MOVE_ALL if move_all else knuma.MPOL_MF_MOVE
-        examined = already = not_present = moved = moved_bytes = 0
-        failures: dict[str, int] = {}
-        import numpy as np
-
+        acc = Tally()
         src_arr = np.array(src, dtype=np.int32)
         for start, end, psize in _targets(pid, r):
             for lo in range(start, end, _BATCH * psize):
                 chunk = np.arange(lo, min(end, lo + _BATCH * psize), psize, dtype=np.uint64)
                 p.check()
                 st = np.frombuffer(knuma.move_pages(pid, chunk, None), dtype=np.int32)
-                present = st >= 0
-                not_present += int(len(st) - present.sum())
-                examined += int(present.sum())
-                for n, cnt in zip(*np.unique(st[present], return_counts=True)):
-                    before[int(n)] = before.get(int(n), 0) + int(cnt) * psize
-                sel_mask = present & np.isin(st, src_arr) & (st != to)
-                already += int((st == to).sum())
-                stay = present & ~sel_mask
-                for n, cnt in zip(*np.unique(st[stay], return_counts=True)):
-                    after[int(n)] = after.get(int(n), 0) + int(cnt) * psize
+                sel_mask = acc.query(st, to, src_arr, psize)
                 if not sel_mask.any():
                     continue
-                sel = np.ascontiguousarray(chunk[sel_mask])
                 p.check()
-                res = np.frombuffer(knuma.move_pages(pid, sel, to, flags), dtype=np.int32)
-                ok = int((res == to).sum())
-                moved += ok
-                moved_bytes += ok * psize
-                if ok:
-                    after[to] = after.get(to, 0) + ok * psize
-                bad = res != to
-                for s_, cnt in zip(*np.unique(res[bad], return_counts=True)):
-                    name = knuma.errno_name(int(s_)) if s_ < 0 else f"ended on node {int(s_)}"
-                    failures[name] = failures.get(name, 0) + int(cnt)
-                # a page that did not move stays where it was (or where the kernel says it ended)
-                where = np.where(res[bad] >= 0, res[bad], st[sel_mask][bad])
-                for n, cnt in zip(*np.unique(where, return_counts=True)):
-                    after[int(n)] = after.get(int(n), 0) + int(cnt) * psize
+                res = np.frombuffer(knuma.move_pages(pid, np.ascontiguousarray(chunk[sel_mask]), to, flags),
+                                    dtype=np.int32)
+                acc.moved_batch(st[sel_mask], res, to, psize)
         p.check()
-    return MigrationResult(pid=pid, method=method, to_node=to, from_nodes=src, pages_examined=examined,
-                           pages_already=already, pages_moved=moved, pages_not_present=not_present,
-                           failures=failures, bytes_moved=moved_bytes, seconds=time.perf_counter() - t0,
-                           before=before, after=after)
+    return MigrationResult(pid=pid, method=method, to_node=to, from_nodes=src, pages_examined=acc.examined,
+                           pages_already=acc.already, pages_moved=acc.moved, pages_not_present=acc.not_present,
+                           failures=acc.failures, bytes_moved=acc.moved_bytes, seconds=time.perf_counter() - t0,
+                           before=acc.before, after=acc.after)
+
+
+@dataclass
+class Tally:
+    """Per-page move_pages statuses summed: where pages were, where they are, what failed and why."""
+
+    examined: int = 0
+    already: int = 0
+    not_present: int = 0
+    moved: int = 0
+    moved_bytes: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    before: dict[int, int] = field(default_factory=dict)   # node -> bytes
+    after: dict[int, int] = field(default_factory=dict)
+
+    @staticmethod
+    def _add(d: dict[int, int], nodes, psize: int) -> None:
+        for n, cnt in zip(*np.unique(nodes, return_counts=True)):
+            d[int(n)] = d.get(int(n), 0) + int(cnt) * psize
+
+    def query(self, st, to: int, src_arr, psize: int):
+        """Statuses of a query (node or -errno per page) -> the mask of pages to move."""
+        present = st >= 0
+        self.not_present += int(len(st) - present.sum())
+        self.examined += int(present.sum())
+        self._add(self.before, st[present], psize)
+        sel = present & np.isin(st, src_arr) & (st != to)
+        self.already += int((st == to).sum())
+        self._add(self.after, st[present & ~sel], psize)
+        return sel
+
+    def moved_batch(self, was, res, to: int, psize: int) -> None:
+        """`was`: the nodes the selected pages were on; `res`: move_pages' status for each."""
+        ok = int((res == to).sum())
+        self.moved += ok
+        self.moved_bytes += ok * psize
+        if ok:
+            self.after[to] = self.after.get(to, 0) + ok * psize
+        bad = res != to
+        for s_, cnt in zip(*np.unique(res[bad], return_counts=True)):
+            name = knuma.errno_name(int(s_)) if s_ < 0 else f"ended on node {int(s_)}"
+            self.failures[name] = self.failures.get(name, 0) + int(cnt)
+        # a page that did not move stays where it was (or is where the kernel says it ended)
+        self._add(self.after, np.where(res[bad] >= 0, res[bad], was[bad]), psize)
 
 
 def knuma_page() -> int:
