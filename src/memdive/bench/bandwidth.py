@@ -12,7 +12,7 @@ import ctypes as C
 from ..errors import InvalidInput
 from ..models.bench import BandwidthResult, BandwidthRow
 from . import _native, env
-from .buffers import Buffer
+from .buffers import Buffer, combine
 
 KERNELS = ("read", "write", "copy", "scale", "add", "triad")
 BYTES_PER_ELEMENT = {"read": 8, "write": 8, "copy": 16, "scale": 16, "add": 24, "triad": 24}
@@ -80,7 +80,7 @@ def bandwidth(size: int | None = None, threads: int | list[int] | None = None,
                 moved = BYTES_PER_ELEMENT[k] * n
                 rows.append(BandwidthRow(kernel=k, threads=t, bytes_per_pass=moved, seconds=secs,
                                          gb_per_second=secs.map(lambda s, m=moved: m / s / 1e9)))
-        backing = bufs[0].backing()
+        backing = combine([b.backing() for b in bufs])  # the three arrays
     finally:
         for b in bufs:
             b.close()

@@ -108,3 +108,17 @@ def backing_of(addr: int, size: int, requested: str, pid: int | None = None) -> 
         obtained = "4k"
     return Backing(requested=requested, obtained=obtained, size_bytes=size, rss_bytes=rss, anon_huge_bytes=huge,
                    hugetlb_bytes=tlb, kernel_page_size_bytes=kps)
+
+
+def combine(backings: list[Backing]) -> Backing:
+    """Several buffers' backings as one (sizes and counters summed; 'mixed' when they differ)."""
+    kinds = {b.obtained for b in backings}
+
+    def total(attr: str) -> int | None:
+        vals = [getattr(b, attr) for b in backings]
+        return None if any(v is None for v in vals) else sum(vals)
+
+    return Backing(requested=backings[0].requested, obtained=kinds.pop() if len(kinds) == 1 else "mixed",
+                   size_bytes=sum(b.size_bytes for b in backings), rss_bytes=total("rss_bytes"),
+                   anon_huge_bytes=total("anon_huge_bytes"), hugetlb_bytes=total("hugetlb_bytes"),
+                   kernel_page_size_bytes=max((b.kernel_page_size_bytes or 0) for b in backings) or None)

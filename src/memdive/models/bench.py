@@ -70,7 +70,7 @@ class Backing:
     """The pages a benchmark buffer got, read from smaps after the run (not assumed)."""
 
     requested: str  # 4k | thp | hugetlb
-    obtained: str  # 4k | thp | partly-thp | hugetlb | unknown
+    obtained: str  # 4k | thp | partly-thp | hugetlb | mixed (several buffers) | unknown
     size_bytes: int
     rss_bytes: int | None = None
     anon_huge_bytes: int | None = None
