@@ -150,7 +150,7 @@ def main() -> None:
             print(f"    {k:<40} {statistics.median(v) / CHURN * 1e9:8.1f} ns per pair")
     s = pool.stats()
     print(f"\npool after the run: {s.allocs} allocs, {s.frees} frees, {s.in_use} in use, "
-          f"{s.double_frees} double frees, peak {s.peak_in_use} slots")
+          f"{s.double_frees} double frees")
 
 
 if __name__ == "__main__":

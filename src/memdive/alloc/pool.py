@@ -18,6 +18,7 @@ from ..errors import InvalidInput, MemdiveError
 from ..models.alloc import PoolStats
 
 DOUBLE_FREE, FOREIGN = -2, -3
+MAX_SLOTS = (1 << 28) - 2     # the head word holds a 28-bit index and a 36-bit generation
 _lib = None
 
 
@@ -36,8 +37,8 @@ class PoolExhausted(MemdiveError):
 
 class _Stats(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint64) for n in (
-        "slot_size", "count", "allocs", "frees", "in_use", "peak_in_use", "failures", "double_frees",
-        "foreign_frees", "generation")]
+        "slot_size", "count", "allocs", "frees", "in_use", "failures", "double_frees", "foreign_frees",
+        "generation")]
 
 
 def library() -> ctypes.CDLL:
@@ -80,8 +81,8 @@ class Pool:
         for what, v in (("slot_size", slot_size), ("count", count)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise InvalidInput(f"Pool {what} must be a positive integer, not {v!r}")
-        if count >= 0xFFFFFFFF:
-            raise InvalidInput(f"Pool count {count} is too large (at most {0xFFFFFFFE} slots)")
+        if count > MAX_SLOTS:
+            raise InvalidInput(f"Pool count {count} is too large (at most {MAX_SLOTS} slots)")
         if align <= 0 or align & (align - 1):
             raise InvalidInput(f"align={align!r}: must be a power of two")
         self.slot_size = (slot_size + align - 1) // align * align
@@ -172,10 +173,12 @@ class Pool:
         return self._lib.memdive_pool_in_use(self._handle(), index) == 1
 
     def stats(self) -> PoolStats:
+        """Counters: exact while no thread allocates or frees (allocs and frees are derived from the
+        ABA generation and the slots in use, not counted on the hot path)."""
         s = _Stats()
         self._lib.memdive_pool_stats(self._handle(), ctypes.byref(s))
         return PoolStats(slot_size_bytes=s.slot_size, slots=s.count, allocs=s.allocs, frees=s.frees,
-                         in_use=s.in_use, peak_in_use=s.peak_in_use, failures=s.failures,
+                         in_use=s.in_use, failures=s.failures,
                          double_frees=s.double_frees, foreign_frees=s.foreign_frees, generation=s.generation)
 
     def churn(self, pairs: int, batch: int = 8, seed: int = 1) -> int:

@@ -80,11 +80,10 @@ class PoolStats:
     allocs: int
     frees: int
     in_use: int
-    peak_in_use: int
     failures: int                  # allocations refused because the pool was empty
     double_frees: int              # refused frees of a slot already free
     foreign_frees: int             # refused frees of memory not a slot of this pool
-    generation: int                # head CAS count (mod 2^32): the ABA tag
+    generation: int                # head CAS count (mod 2^36): the ABA tag; = allocs + frees
 
     @property
     def free(self) -> int:

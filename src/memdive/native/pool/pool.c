@@ -6,14 +6,17 @@
  * a freed pointer corrupts the list, and a double free makes a cycle.
  *
  * Here:
- *  - The head is one 64-bit word: (generation << 32) | (index + 1), 0 = empty. Every successful
- *    CAS bumps the generation, so a head that went A -> B -> A no longer compares equal
- *    (wraps after 2^32 operations between one thread's load and its CAS).
+ *  - The head is one 64-bit word: (generation << 28) | (index + 1), index 0 = empty. Every successful
+ *    CAS bumps the 36-bit generation, so a head that went A -> B -> A no longer compares equal
+ *    (it would take 2^36 operations between one thread's load and its CAS to wrap).
  *  - The links live out of band (uint32_t next[count]), never inside the slots: user data cannot
  *    corrupt the list.
  *  - A state byte per slot (0 free, 1 in use) is flipped by CAS on alloc and free: a double free or
  *    a free of a slot that was never handed out is detected and refused without touching the list,
  *    even when two threads free the same slot at once.
+ *  - The hot path is two atomic read-modify-writes per operation (the head CAS and, on free, the
+ *    state CAS): allocs, frees and in_use are derived at stats() time (generation = allocs + frees,
+ *    in_use = slots in state 1), not counted per operation.
  *
  * Usable from C through the same library (memdive_pool.h) and from Python through ctypes; ctypes
  * releases the GIL around each call, so Python threads really run these concurrently.
@@ -28,16 +31,12 @@
 #include "pool.h"
 
 #define CACHELINE 64
-#define TAG_SHIFT 32
-#define IDX_MASK 0xffffffffull
+#define TAG_SHIFT 28
+#define IDX_MASK ((1ull << TAG_SHIFT) - 1) /* up to 2^28 - 2 slots */
 
 struct memdive_pool {
-    _Alignas(CACHELINE) uint64_t head;      /* (generation << 32) | (index + 1) */
-    _Alignas(CACHELINE) uint64_t allocs;    /* successful allocations */
-    uint64_t frees;                         /* successful frees */
-    uint64_t in_use;
-    uint64_t peak_in_use;
-    uint64_t failures;                      /* alloc on an empty pool */
+    _Alignas(CACHELINE) uint64_t head;      /* (generation << 28) | (index + 1) */
+    _Alignas(CACHELINE) uint64_t failures;  /* alloc on an empty pool (rare paths only below) */
     uint64_t double_frees;                  /* refused frees of a free slot */
     uint64_t foreign_frees;                 /* refused frees of a pointer not in the pool */
     _Alignas(CACHELINE) char *base;         /* first slot */
@@ -116,13 +115,6 @@ void memdive_pool_destroy(memdive_pool_t *pool) {
     free(pool);
 }
 
-static void bump_peak(memdive_pool_t *pool, uint64_t now) {
-    uint64_t peak = __atomic_load_n(&pool->peak_in_use, __ATOMIC_RELAXED);
-    while (now > peak &&
-           !__atomic_compare_exchange_n(&pool->peak_in_use, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
-}
-
 int64_t memdive_pool_alloc_index(memdive_pool_t *pool) {
     uint64_t head = __atomic_load_n(&pool->head, __ATOMIC_ACQUIRE);
     for (;;) {
@@ -137,11 +129,8 @@ int64_t memdive_pool_alloc_index(memdive_pool_t *pool) {
         uint64_t want = (((head >> TAG_SHIFT) + 1) << TAG_SHIFT) | nxt;
         if (__atomic_compare_exchange_n(&pool->head, &head, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             size_t i = (size_t)(slot1 - 1);
-            uint8_t expect = 0;
-            /* Cannot fail unless the pool's memory was corrupted: the slot was on the free list. */
-            __atomic_compare_exchange_n(&pool->state[i], &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&pool->allocs, 1, __ATOMIC_RELAXED);
-            bump_peak(pool, __atomic_add_fetch(&pool->in_use, 1, __ATOMIC_RELAXED));
+            /* The slot was on the free list (state 0) and is now ours alone: a plain store will do. */
+            __atomic_store_n(&pool->state[i], 1, __ATOMIC_RELEASE);
             return (int64_t)i;
         }
     }
@@ -163,8 +152,6 @@ int memdive_pool_free_index(memdive_pool_t *pool, int64_t index) {
         __atomic_fetch_add(&pool->double_frees, 1, __ATOMIC_RELAXED);
         return MEMDIVE_POOL_DOUBLE_FREE;
     }
-    __atomic_fetch_sub(&pool->in_use, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&pool->frees, 1, __ATOMIC_RELAXED);
     uint64_t head = __atomic_load_n(&pool->head, __ATOMIC_RELAXED);
     for (;;) {
         __atomic_store_n(&pool->next[i], (uint32_t)(head & IDX_MASK), __ATOMIC_RELAXED);
@@ -196,17 +183,22 @@ int memdive_pool_in_use(const memdive_pool_t *pool, int64_t index) {
 
 void *memdive_pool_base(const memdive_pool_t *pool) { return pool->base; }
 
+/* Exact when no other thread is allocating or freeing; a close snapshot otherwise. */
 void memdive_pool_stats(const memdive_pool_t *pool, memdive_pool_stats_t *out) {
     out->slot_size = pool->slot_size;
     out->count = pool->count;
-    out->allocs = __atomic_load_n(&pool->allocs, __ATOMIC_RELAXED);
-    out->frees = __atomic_load_n(&pool->frees, __ATOMIC_RELAXED);
-    out->in_use = __atomic_load_n(&pool->in_use, __ATOMIC_RELAXED);
-    out->peak_in_use = __atomic_load_n(&pool->peak_in_use, __ATOMIC_RELAXED);
+    uint64_t gen = __atomic_load_n(&pool->head, __ATOMIC_ACQUIRE) >> TAG_SHIFT;
+    uint64_t in_use = 0;
+    for (size_t i = 0; i < pool->count; i++)
+        in_use += __atomic_load_n(&pool->state[i], __ATOMIC_RELAXED);
+    out->in_use = in_use;
+    /* generation = allocs + frees (mod 2^36), allocs - frees = in_use */
+    out->allocs = (gen + in_use) / 2;
+    out->frees = gen >= in_use ? (gen - in_use) / 2 : 0;
     out->failures = __atomic_load_n(&pool->failures, __ATOMIC_RELAXED);
     out->double_frees = __atomic_load_n(&pool->double_frees, __ATOMIC_RELAXED);
     out->foreign_frees = __atomic_load_n(&pool->foreign_frees, __ATOMIC_RELAXED);
-    out->generation = __atomic_load_n(&pool->head, __ATOMIC_RELAXED) >> TAG_SHIFT;
+    out->generation = gen;
 }
 
 /* For the benchmark and the stress test: N alloc/free pairs (holding up to `batch` slots at once)

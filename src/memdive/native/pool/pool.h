@@ -19,9 +19,8 @@
 
 typedef struct memdive_pool memdive_pool_t;
 
-typedef struct {
-    uint64_t slot_size, count, allocs, frees, in_use, peak_in_use, failures, double_frees, foreign_frees,
-        generation;
+typedef struct { /* allocs and frees are mod 2^35 (derived from the 36-bit generation) */
+    uint64_t slot_size, count, allocs, frees, in_use, failures, double_frees, foreign_frees, generation;
 } memdive_pool_stats_t;
 
 int memdive_pool_abi(void);
