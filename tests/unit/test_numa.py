@@ -225,3 +225,13 @@ def test_migration_tally_of_per_page_statuses():
     assert t.failures == {"EACCES": 1, "EBUSY": 1, "ended on node 2": 1}
     assert t.after == {0: 3 * 4096, 1: 2 * 4096, 2: 4096}          # failed pages stay where they were
     assert sum(t.after.values()) == sum(t.before.values())
+
+
+def test_numa_settings_and_missing_ones():
+    assert knuma.read_numa_settings(R2) == {"numa_balancing": "1", "zone_reclaim_mode": "1",
+                                            "demotion_enabled": "true"}
+    assert set(knuma.read_numa_settings(R4).values()) == {None}
+    r = _cli(FIX / "numa-4node", "numa", "--no-meminfo")
+    assert "numa_balancing: unsupported" in r.stdout
+    r = _cli(FIX / "numa-2node", "numa", "--no-meminfo")
+    assert "numa_balancing = 1 (on" in r.stdout and "zone_reclaim_mode = 1 (reclaim on the local node" in r.stdout

@@ -185,6 +185,24 @@ def read_nodes(root: KernelRoot | None = None) -> list[Node]:
     return [read_node(i, r, online=online or set(ids), has_memory=has_memory, has_cpu=has_cpu) for i in ids]
 
 
+NUMA_SETTINGS = {
+    "numa_balancing": "proc:sys/kernel/numa_balancing",        # 0 off, 1 NUMA balancing, 2 memory tiering
+    "zone_reclaim_mode": "proc:sys/vm/zone_reclaim_mode",      # 0: allocate off-node before reclaiming locally
+    "demotion_enabled": "sys:kernel/mm/numa/demotion_enabled",  # tiered memory: reclaim demotes to slower nodes
+}
+
+
+def read_numa_settings(root: KernelRoot | None = None) -> dict[str, str | None]:
+    """The kernel's NUMA knobs (value as text; None where this kernel lacks one)."""
+    r = resolve(root)
+    out: dict[str, str | None] = {}
+    for name, where in NUMA_SETTINGS.items():
+        kind, _, rel = where.partition(":")
+        b = _opt(r.proc_path(rel) if kind == "proc" else r.sys_path(rel))
+        out[name] = b.decode("ascii", "replace").strip() if b is not None else None
+    return out
+
+
 # --- numa_maps -------------------------------------------------------------------------------------
 
 _COUNTER = re.compile(rb"^([A-Za-z_]+\d*|N\d+)=(\d+)$")

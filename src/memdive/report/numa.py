@@ -65,11 +65,35 @@ def nodes_tables(ns: list[Node], rates: dict[int, dict[str, float]] | None = Non
     return out
 
 
-def nodes_json(ns: list[Node], rates: dict[int, dict[str, float]] | None = None) -> dict:
+def nodes_json(ns: list[Node], rates: dict[int, dict[str, float]] | None = None,
+               settings: dict[str, str | None] | None = None) -> dict:
     from .jsonout import to_jsonable
 
     return {"nodes": to_jsonable(ns), "distance_matrix": [[n.distances.get(m.id) for m in ns] for n in ns],
-            "numastat_rates_per_second": {str(k): v for k, v in rates.items()} if rates is not None else None}
+            "numastat_rates_per_second": {str(k): v for k, v in rates.items()} if rates is not None else None,
+            "settings": settings}
+
+
+_SETTING_MEANING = {
+    "numa_balancing": {"0": "off", "1": "on (pages follow the tasks that touch them)", "2": "memory tiering",
+                       "3": "balancing and tiering"},
+    "zone_reclaim_mode": {"0": "off: allocate on other nodes before reclaiming locally",
+                          "1": "reclaim on the local node before going off-node"},
+    "demotion_enabled": {"false": "off", "true": "on (reclaim demotes pages to slower nodes)"},
+}
+
+
+def settings_text(settings: dict[str, str | None]):
+    from rich.text import Text
+
+    parts = []
+    for k, v in settings.items():
+        if v is None:
+            parts.append(f"{k}: unsupported")
+        else:
+            meaning = _SETTING_MEANING.get(k, {}).get(v, "")
+            parts.append(f"{k} = {v}" + (f" ({meaning})" if meaning else ""))
+    return Text("NUMA settings: " + "; ".join(parts))
 
 
 def _cell(s: str, limit: int = 80) -> str:

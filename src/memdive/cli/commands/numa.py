@@ -97,20 +97,24 @@ def _nodes(args) -> int:
     from ...numa import node_rates, nodes
 
     if args.watch is None:
+        from ...kernel.numa import read_numa_settings
+
         ns = nodes()
+        settings = read_numa_settings()
         if args.json:
             from ...report.numa import nodes_json
             from ..common import emit_json
 
-            emit_json(nodes_json(ns))
+            emit_json(nodes_json(ns, settings=settings))
             return 0
-        from ...report.numa import nodes_tables
+        from ...report.numa import nodes_tables, settings_text
         from ...report.tables import console
 
         c = console()
         for t in nodes_tables(ns, meminfo=not args.no_meminfo):
             c.print(t)
             c.print()
+        c.print(settings_text(settings))
         return 0
     if args.watch <= 0:
         from ...errors import InvalidInput
