@@ -140,3 +140,38 @@ def test_bad_pool_arguments():
         Pool(64, 10, buffer=bytearray(100))
     with pytest.raises(InvalidInput, match="writable"):
         Pool(8, 2, buffer=b"0123456789abcdef")
+
+
+def _build_aba(tmp_path, pool_c_source: Path) -> str:
+    exe = tmp_path / "alloc_pool_aba"
+    helper = Path(__file__).parents[1] / "helpers" / "alloc_pool_aba.c"
+    subprocess.run(["gcc", "-O1", "-DMEMDIVE_POOL_TEST_HOOK", f"-I{SOURCES}", f"-I{SOURCES}/pool", "-o", str(exe),
+                    str(helper), str(pool_c_source)], check=True, capture_output=True)
+    return str(exe)
+
+
+SOURCES = str(Path(__file__).parents[2] / "src" / "memdive" / "native")
+
+
+def test_aba_interleaving_replayed_is_refused(tmp_path):
+    exe = _build_aba(tmp_path, Path(SOURCES) / "pool" / "pool.c")
+    r = _kv(subprocess.run([exe], capture_output=True, text=True, timeout=30, check=True).stdout)
+    assert (r["b_first"], r["b_second"]) == (0, 1)      # B took 0 and 1 and gave 0 back inside A's window
+    assert r["a"] == 0                                   # A's stale CAS failed, it retried and got 0
+    assert r["next"] not in (r["a"], r["b_second"])      # slot 1 is not handed out twice
+    assert r["in_use"] == 3
+
+
+def test_the_aba_replay_catches_an_untagged_head(tmp_path):
+    # The same replay on a copy of the pool whose CAS ignores the generation (the seed's algorithm):
+    # it must fail, or the test above proves nothing.
+    src = (Path(SOURCES) / "pool" / "pool.c").read_text()
+    bad = src.replace("uint64_t want = (((head >> TAG_SHIFT) + 1) << TAG_SHIFT) | nxt;", "uint64_t want = nxt;")
+    bad = bad.replace("uint64_t want = (((head >> TAG_SHIFT) + 1) << TAG_SHIFT) | (uint64_t)(i + 1);",
+                      "uint64_t want = (uint64_t)(i + 1);")
+    assert bad.count("uint64_t want = ") == 2 and "TAG_SHIFT) + 1)" not in bad
+    p = tmp_path / "pool_untagged.c"
+    p.write_text(bad)
+    exe = _build_aba(tmp_path, p)
+    r = _kv(subprocess.run([exe], capture_output=True, text=True, timeout=30, check=True).stdout)
+    assert r["next"] == r["b_second"] == 1               # slot 1 handed out twice: the ABA bug

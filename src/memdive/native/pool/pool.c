@@ -34,6 +34,19 @@
 #define TAG_SHIFT 28
 #define IDX_MASK ((1ull << TAG_SHIFT) - 1) /* up to 2^28 - 2 slots */
 
+/* Tests compile this file with MEMDIVE_POOL_TEST_HOOK to run code inside the ABA window (between
+ * reading the head's next link and the CAS) and so replay the ABA interleaving deterministically. */
+#ifdef MEMDIVE_POOL_TEST_HOOK
+void (*memdive_pool_test_hook)(void);
+#define ABA_WINDOW()                                                                                         \
+    do {                                                                                                     \
+        if (memdive_pool_test_hook)                                                                          \
+            memdive_pool_test_hook();                                                                        \
+    } while (0)
+#else
+#define ABA_WINDOW() ((void)0)
+#endif
+
 struct memdive_pool {
     _Alignas(CACHELINE) uint64_t head;      /* (generation << 28) | (index + 1) */
     _Alignas(CACHELINE) uint64_t failures;  /* alloc on an empty pool (rare paths only below) */
@@ -126,6 +139,7 @@ int64_t memdive_pool_alloc_index(memdive_pool_t *pool) {
         /* next[] may be stale if another thread popped this slot meanwhile: the generation in
          * head then differs and the CAS below fails, so the stale value is never installed. */
         uint64_t nxt = __atomic_load_n(&pool->next[slot1 - 1], __ATOMIC_RELAXED);
+        ABA_WINDOW();
         uint64_t want = (((head >> TAG_SHIFT) + 1) << TAG_SHIFT) | nxt;
         if (__atomic_compare_exchange_n(&pool->head, &head, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             size_t i = (size_t)(slot1 - 1);
