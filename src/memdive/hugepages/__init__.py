@@ -1,25 +1,32 @@
 """Huge pages: transparent huge pages (system and per process, collapse) and hugetlb pools.
 
-memdive.hugepages.thp_system()          ThpSystem: modes, khugepaged, multi-size THP, counters
-memdive.hugepages.thp_process(pid)      ThpProcess: per-region huge pages and why not
-memdive.hugepages.collapse(pid, ...)    CollapseResult: process_madvise(MADV_COLLAPSE), read back
-memdive.hugepages.hugetlb_system()      HugetlbSystem: pools per size and node, hugetlbfs mounts
-memdive.hugepages.set_pool(...)         PoolChange: reserve/release with the outcome read back
-memdive.hugepages.check(size)           HugeCheck: map MAP_HUGETLB and report what it got
+    memdive.hugepages.thp_system()          ThpSystem: modes, khugepaged, multi-size THP, counters
+    memdive.hugepages.thp_process(pid)      ThpProcess: per-region huge pages and why not
+    memdive.hugepages.collapse(pid, ...)    CollapseResult: process_madvise(MADV_COLLAPSE), read back
+    memdive.hugepages.hugetlb_system()      HugetlbSystem: pools per size and node, hugetlbfs mounts
+    memdive.hugepages.reserve/release/set_pool(...)   PoolChange: the outcome read back
+    memdive.hugepages.check(size)           HugeCheck: map MAP_HUGETLB and report what it got
+
+Names are imported lazily (the hugetlb half loads ctypes; `memdive thp` does not need it).
 """
 
 from __future__ import annotations
 
-from .hugetlb import check, hugetlb_system, release, reserve, set_pool
-from .thp import collapse, thp_process, thp_system
+import importlib
+from typing import Any
 
-__all__ = [
-    "check",
-    "collapse",
-    "hugetlb_system",
-    "release",
-    "reserve",
-    "set_pool",
-    "thp_process",
-    "thp_system",
-]
+_NAMES = {
+    "thp_system": "thp", "thp_process": "thp", "collapse": "thp",
+    "hugetlb_system": "hugetlb", "reserve": "hugetlb", "release": "hugetlb", "set_pool": "hugetlb",
+    "check": "hugetlb",
+}  # fmt: skip
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module 'memdive.hugepages' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"memdive.hugepages.{_NAMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -204,8 +204,9 @@ def _dict(obj) -> dict:
 
 
 def thp_process_json(p: ThpProcess, min_bytes: int, all_regions: bool) -> dict:
-    d = to_jsonable(p)
-    assert isinstance(d, dict)
+    import dataclasses
+
+    d = {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name != "regions"}
     d["huge_share"] = p.huge_share
     d["regions"] = [
         {**_dict(r), "size_bytes": r.size_bytes}
