@@ -21,7 +21,7 @@ _NAMES = {
     "check": "hugetlb",
 }  # fmt: skip
 
-__all__ = sorted(_NAMES)
+__all__ = ["check", "collapse", "hugetlb_system", "release", "reserve", "set_pool", "thp_process", "thp_system"]
 
 
 def __getattr__(name: str) -> Any:
