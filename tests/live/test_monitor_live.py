@@ -97,6 +97,32 @@ def _held(pid: int) -> bool:
 def test_all_processes_sampled_like_ps(cbuild, spawn):
     from memdive.ps import scan
 
+    kids = [spawn([cbuild("monitor_child"), "2"]) for _ in range(3)]
+    with Sampler() as s:
+        mine1 = {p.pid for p in s.sample().processes}
+        theirs = {p.pid for p in scan().processes}
+        mine2 = {p.pid for p in s.sample().processes}
+    assert {k.pid for k in kids} <= mine1 & mine2
+    assert 2 not in mine1                                       # kthreadd: kernel threads are left out
+    # a process ps saw but neither sample did must have started and exited in between
+    for pid in theirs - (mine1 | mine2):
+        assert not os.path.exists(f"/proc/{pid}"), pid
+
+
+def _held(pid: int) -> bool:
+    """Does this test process hold a file of /proc/PID open?"""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith(f"/proc/{pid}/"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_all_processes_sampled_like_ps(cbuild, spawn):
+    from memdive.ps import scan
+
     child = spawn([cbuild("monitor_child"), "8"])
     with Sampler() as s:
         snap = s.sample()

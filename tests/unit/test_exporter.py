@@ -93,7 +93,7 @@ def test_vmstat_counter_selection():
 
 def _many(snap, n: int):
     base = snap.processes[0]
-    procs = tuple(replace(base, pid=10000 + i, start_ticks=i, command=f"/usr/bin/job-{i} --x", comm=f"job-{i}")
+    procs = tuple(base._replace(pid=10000 + i, start_ticks=i, command=f"/usr/bin/job-{i} --x", comm=f"job-{i}")
                   for i in range(n))
     return replace(snap, processes=procs)
 
@@ -116,9 +116,9 @@ def test_series_cap_holds_with_500_groups(snap):
 def test_group_fault_counters_are_monotonic_when_members_exit(snap):
     c = GroupCounters(by="command")
     p = snap.processes[0]
-    a = replace(snap, processes=(replace(p, pid=1, minflt=100), replace(p, pid=2, minflt=50)))
-    b = replace(snap, processes=(replace(p, pid=1, minflt=130), replace(p, pid=2, minflt=60)))
-    c_ = replace(snap, processes=(replace(p, pid=1, minflt=140),))            # pid 2 exited
+    a = replace(snap, processes=(p._replace(pid=1, minflt=100), p._replace(pid=2, minflt=50)))
+    b = replace(snap, processes=(p._replace(pid=1, minflt=130), p._replace(pid=2, minflt=60)))
+    c_ = replace(snap, processes=(p._replace(pid=1, minflt=140),))            # pid 2 exited
     vals = []
     for s in (a, b, c_):
         c.update(s)

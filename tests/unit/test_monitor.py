@@ -65,7 +65,7 @@ def test_sampler_on_fixture_tree_skips_kernel_threads_and_reads_swap_when_swap_i
 
 def test_sampler_refreshes_old_pss_figures():
     root = KernelRoot.at(str(FIX))
-    with Sampler(root, SamplerConfig(pss_max_age=0.0)) as s:
+    with Sampler(root, SamplerConfig(pss_max_age=0.0, rollup_budget=1.0)) as s:
         s.sample()
         assert s.sample().stats.rollups == 2
 
@@ -80,6 +80,14 @@ def test_sampler_without_swap_skips_status(tmp_path):
         snap = s.sample()
     assert not snap.stats.status_read
     assert all(p.swap_bytes == 0 for p in snap.processes)
+
+
+def test_rollup_budget_defers_refreshes_that_cannot_be_afforded():
+    with Sampler(KernelRoot.at(str(FIX)), SamplerConfig(pss_max_age=0.0, rollup_budget=1e-9)) as s:
+        assert s.sample().stats.rollups == 2            # the first sample is complete
+        snap = s.sample()
+    assert snap.stats.rollups == 0 and snap.stats.rollups_pending == 2
+    assert all(p.pss_bytes is not None for p in snap.processes)       # the older figures stay
 
 
 def test_sampler_pids_filter_and_vanished(tmp_path):

@@ -35,12 +35,9 @@ def parse_stat_lite(data: bytes, path: str = "stat") -> StatLite:
     if len(f) < 22:
         raise ParseError(f"{path}: truncated ({len(f) + 2} fields)", path=path)
     try:
-        return StatLite(
-            pid=int(data[:lp]), comm=data[lp + 1:rp].decode("utf-8", "surrogateescape"),
-            state=f[0].decode("ascii", "replace"), ppid=int(f[1]), flags=int(f[6]), minflt=int(f[7]),
-            majflt=int(f[9]), utime_ticks=int(f[11]), stime_ticks=int(f[12]), starttime_ticks=int(f[19]),
-            rss_pages=int(f[21]),
-        )
+        return StatLite(int(data[:lp]), data[lp + 1:rp].decode("utf-8", "surrogateescape"),
+                        f[0].decode("ascii", "replace"), int(f[1]), int(f[6]), int(f[7]), int(f[9]), int(f[11]),
+                        int(f[12]), int(f[19]), int(f[21]))
     except ValueError:
         raise ParseError(f"{path}: malformed number", path=path) from None
 
@@ -86,10 +83,9 @@ class PidFiles:
     def read(self, name: str) -> bytes:
         """The whole file NAME of this process. NoSuchProcess once it has exited; AccessDenied if refused."""
         fd = self._fds.get(name)
-        path = self.root.pid_path(self.pid, name)
         try:
             if fd is None:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = os.open(self.root.pid_path(self.pid, name), os.O_RDONLY | os.O_CLOEXEC)
                 if self.cached:
                     self._fds[name] = fd
                 else:
@@ -100,6 +96,7 @@ class PidFiles:
             return _pread_all(fd)
         except OSError as exc:
             self.forget(name)
+            path = self.root.pid_path(self.pid, name)
             if exc.errno == errno.ESRCH or exc.errno == errno.ENOENT:
                 raise NoSuchProcess(f"process {self.pid} exited", pid=self.pid, path=path) from None
             raise translate(exc, path, self.pid) from None
@@ -108,7 +105,10 @@ class PidFiles:
         data = self.read("stat")
         if not data:
             raise NoSuchProcess(f"process {self.pid} exited while being read", pid=self.pid)
-        return parse_stat_lite(data, self.root.pid_path(self.pid, "stat"))
+        try:
+            return parse_stat_lite(data)
+        except ParseError:
+            return parse_stat_lite(data, self.root.pid_path(self.pid, "stat"))
 
     def swap_bytes(self) -> int:
         return parse_status_swap(self.read("status"), self.root.pid_path(self.pid, "status"))

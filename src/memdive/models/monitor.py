@@ -1,14 +1,19 @@
-"""Records of the live sampler (memdive top / record / exporter): one Snapshot per interval."""
+"""Records of the live sampler (memdive top / record / exporter): one Snapshot per interval.
+
+StatLite and ProcSample are built for every process every interval: they are immutable named tuples
+(as memdive.models.process does), about 5x cheaper to build than frozen dataclasses. Snapshot and the
+rest are frozen dataclasses.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .system import Pressure
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StatLite:
+class StatLite(NamedTuple):
     """The fields of /proc/PID/stat read every interval (proc(5) field numbers in comments)."""
 
     pid: int
@@ -28,8 +33,7 @@ class StatLite:
         return bool(self.flags & 0x00200000)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcSample:
+class ProcSample(NamedTuple):
     """One process in one snapshot.
 
     rss_bytes, swap_bytes and the fault counters are read fresh every interval (stat, status).

@@ -7,8 +7,12 @@ in use no process can have swapped pages, so the read is skipped). System: memin
 PSS/USS need smaps_rollup, which walks the page tables (~40 µs per small process here, far more for
 big ones; a full pass over 400 processes alone costs ~4% of a core at 1 Hz). So rollups are refreshed
 only for processes seen for the first time, whose RSS or swap moved since their last rollup, or whose
-figure is older than `pss_max_age` — in that order of priority, within a CPU time budget per interval
-(`rollup_budget` × interval). Each process carries the age of its PSS figure.
+figure is older than `pss_max_age` — in that order of priority, within a CPU budget: a token bucket that
+lets rollups use `rollup_budget` (1%) of one core on average, whatever the sizes of the processes.
+Each process carries the age of its PSS figure.
+
+RSS comes from stat's field 24, which Linux 6.2+ reads from per-CPU counters without summing them: it can
+differ from status's VmRSS by up to a batch of pages per CPU per counter (a few hundred KiB on 2 CPUs).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class _Track:
         "cgroup",
         "comm",
         "command",
+        "cost",
         "cpu_ticks",
         "files",
         "kthread",
@@ -68,6 +73,7 @@ class _Track:
         self.start = start
         self.kthread = False
         self.rollup = None
+        self.cost = 0.0                  # CPU seconds its last smaps_rollup read took
         self.rollup_mono = 0.0
         self.rollup_rss = -1
         self.rollup_swap = 0
@@ -80,7 +86,7 @@ class SamplerConfig:
     pss_max_age: float = 10.0          # refresh PSS at least this often (seconds)
     move_bytes: int = 256 << 10        # RSS/swap change that counts as "moved" (or move_fraction of RSS)
     move_fraction: float = 0.01
-    rollup_budget: float = 0.015       # fraction of the interval's time that rollups may take
+    rollup_budget: float = 0.01        # share of one core that PSS refreshes may use, on average
     interval: float = 1.0              # expected interval (sizes the rollup budget)
     with_cgroup: bool = False
     extras: bool = False               # also buddyinfo and NUMA nodes (the exporter)
@@ -100,6 +106,7 @@ class Sampler:
         self._fds_open = 0
         self._first = True
         self._psi_note: str | None = None
+        self._tokens = 0.0               # CPU seconds the PSS refreshes may still spend (a token bucket)
         self.last: Snapshot | None = None
 
     # --- system ------------------------------------------------------------------------------------
@@ -202,8 +209,7 @@ class Sampler:
             except ParseError:
                 self._forget(pid)
 
-        # PSS refreshes, most needed first, within the time budget (unbounded on the first sample so the
-        # first snapshot is complete).
+        # PSS refreshes, most needed first.
         due = []
         for i, (t, st, rss, swap) in enumerate(rows):
             if st.state in ("Z", "X"):
@@ -212,15 +218,26 @@ class Sampler:
             if d is not None:
                 due.append((d, i))
         due.sort()
-        budget = None if self._first else self.config.rollup_budget * self.config.interval
+        # A token bucket bounds the average CPU of rollups to `rollup_budget` of a core, whatever the sizes
+        # of the processes (a rollup walks page tables: ~40 us for a small process, ~100 ms for 8 GiB).
+        # Candidates are served in priority order; one that cannot be afforded yet waits, and so do those
+        # after it, until enough has accrued (the bucket may hold at least the cost of the first in line).
+        # The first sample is not limited, so the first snapshot is complete.
+        rate = self.config.rollup_budget
+        limited = not self._first
+        if limited:
+            self._tokens += rate * (dt if dt else self.config.interval)
+            head = rows[due[0][1]] if due else None
+            cap = max(rate * self.config.interval * 3, self._estimate(head[0], head[2]) if head else 0.0)
+            self._tokens = min(self._tokens, cap)
         rollups = pending = 0
         denied = 0
-        t_roll = time.thread_time()
         for n, (_, i) in enumerate(due):
-            if budget is not None and time.thread_time() - t_roll > budget:
+            t, st, rss, swap = rows[i]
+            if limited and self._estimate(t, rss) > self._tokens:
                 pending = len(due) - n
                 break
-            t, st, rss, swap = rows[i]
+            c0 = time.thread_time()
             try:
                 ru = t.files.rollup()
                 rollups += 1
@@ -235,6 +252,10 @@ class Sampler:
                 t.pss_note = str(e)
                 t.rollup_mono = mono
                 continue
+            finally:
+                t.cost = time.thread_time() - c0
+                if limited:
+                    self._tokens -= t.cost
             if ru is None:
                 continue
             t.rollup = ru
@@ -288,6 +309,11 @@ class Sampler:
                         notes=tuple(notes))
         self.last = snap
         return snap
+
+    @staticmethod
+    def _estimate(t: _Track, rss: int) -> float:
+        """CPU seconds a rollup of this process will take: its last one, or ~12 ms per GiB resident."""
+        return t.cost if t.cost else 20e-6 + rss * 1.2e-11
 
     def _new_track_with(self, files: PidFiles, pid: int, st) -> _Track:
         t = self._new_track_files(files, pid, st)
