@@ -303,7 +303,11 @@ class Sampler:
         stats = SamplerStats(cpu_seconds=time.thread_time() - cpu0, wall_seconds=time.monotonic() - mono,
                              processes_read=len(rows), rollups=rollups, rollups_pending=pending,
                              status_read=want_status, open_fds=self._fds_open)
-        hint = f"{denied} process(es) could not be read (PSS/USS missing): {ROOT_HINT}" if denied else None
+        hint = None
+        if denied:
+            why = ROOT_HINT if os.geteuid() != 0 else \
+                "the kernel refused even root (ptrace access checks: LSM, Yama, or a process of another container)"
+            hint = f"{denied} process(es) without PSS/USS: {why}"
         snap = Snapshot(time=wall, monotonic=mono, interval_seconds=dt, system=system, processes=tuple(procs),
                         denied=denied, vanished=vanished, hint=hint, stats=stats, buddy=buddy, numa=numa,
                         notes=tuple(notes))

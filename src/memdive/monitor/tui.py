@@ -10,6 +10,7 @@ PSS/USS are re-read when the process's memory moves or the figure is older than 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 from rich.text import Text
@@ -57,7 +58,7 @@ def system_line(snap: Snapshot) -> Text:
     st = snap.stats
     t.append(f"\n{len(snap.processes)} processes")
     if snap.denied:
-        t.append(f" ({snap.denied} without PSS: run as root)", style="yellow")
+        t.append(f" ({snap.denied} without PSS" + (": run as root)" if os.geteuid() else ")"), style="yellow")
     if st is not None:
         t.append(f" · sample {st.cpu_seconds * 1e3:.1f} ms CPU, {st.rollups} PSS refreshed"
                  + (f", {st.rollups_pending} due" if st.rollups_pending else ""))
