@@ -77,3 +77,26 @@ def test_unprivileged(memdive_cli):
     p = memdive_cli("frag", "--json", user="nobody")
     d = json.loads(p.stdout)
     assert d["pagetypes"] is None and "root" in d["pagetypes_error"]
+
+
+@requires_root
+def test_pagetypeinfo_sums_to_buddyinfo():
+    from memdive.kernel.buddy import read_pagetypeinfo
+
+    for _attempt in range(20):  # compare zones whose free lists did not move between the reads
+        before = {(z.node, z.zone): z.free_blocks for z in read_buddyinfo()}
+        pt = read_pagetypeinfo()
+        after = {(z.node, z.zone): z.free_blocks for z in read_buddyinfo()}
+        stable = [k for k in before if before[k] == after.get(k)]
+        checked = 0
+        for key in stable:
+            rows = [r for r in pt.free if (r.node, r.zone) == key]
+            if any(any(r.capped) for r in rows):
+                continue
+            sums = tuple(sum(col) for col in zip(*(r.free_blocks for r in rows)))
+            assert sums == before[key], key
+            checked += 1
+        if checked:
+            break
+    assert checked >= 1
+    assert pt.pages_per_block == 1 << pt.pageblock_order

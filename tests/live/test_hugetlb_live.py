@@ -78,3 +78,20 @@ def test_unprivileged(memdive_cli):
     p = memdive_cli("hugetlb", "check", "--json", user="nobody")  # needs no privilege
     d = json.loads(p.stdout)
     assert p.returncode == (0 if d["hugetlb_ok"] else 1) and (d["hugetlb_ok"] or d["fallback"] == "thp")
+
+
+@requires_root
+def test_hugetlbfs_mount_is_listed(tmp_path):
+    import subprocess
+
+    from memdive.hugepages.hugetlb import hugetlb_system
+
+    d = tmp_path / "huge 1g"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=1G", "none", str(d)], check=True)
+    try:
+        ms = [m for m in hugetlb_system().mounts if m.mountpoint == str(d)]
+        assert len(ms) == 1 and ms[0].page_size_bytes == 1 << 30  # the space came back from \040
+    finally:
+        subprocess.run(["umount", str(d)], check=True)
+    assert not [m for m in hugetlb_system().mounts if m.mountpoint == str(d)]
