@@ -52,6 +52,7 @@ def test_oom_set_and_read_back(spawn, cbuild, memdive_cli):
     assert _adj(c.pid) == 500
 
 
+@requires_root   # setpriv to another user / dropping a capability
 def test_oom_unprivileged_refused(spawn, cbuild, memdive_cli):
     c = _child(spawn, cbuild)
     r = memdive_cli("ctl", "oom", str(c.pid), "--set", "100", "--yes", user="nobody")
@@ -59,6 +60,7 @@ def test_oom_unprivileged_refused(spawn, cbuild, memdive_cli):
     assert "Traceback" not in r.stderr and _adj(c.pid) == 0
 
 
+@requires_root   # setpriv to another user / dropping a capability
 def test_unprivileged_own_process_cannot_lower_oom_adj(memdive_cli):
     # nobody raises its own score (allowed), but lowering needs CAP_SYS_RESOURCE: refused cleanly
     r = memdive_cli("ctl", "run", "--oom-score-adj", "300", "--", "cat", "/proc/self/oom_score_adj", user="nobody")
@@ -87,6 +89,7 @@ def test_pin_never_writes_a_process_that_exited(spawn, cbuild):
         kctl.Pinned(os.getpid(), expect_start=before.start_ticks + 12345)
 
 
+@requires_root   # setpriv to another user / dropping a capability
 def test_limits_set_and_lock_need(spawn, cbuild, memdive_cli):
     c = _child(spawn, cbuild)
     r = memdive_cli("ctl", "limits", str(c.pid), "--json")
@@ -110,6 +113,7 @@ def test_limits_set_and_lock_need(spawn, cbuild, memdive_cli):
     assert r.returncode == 1 and "permission denied" in r.stderr
 
 
+@requires_root   # setpriv to another user / dropping a capability
 def test_lock_need_matches_real_mlock_without_cap_ipc_lock():
     # a process without CAP_IPC_LOCK (dropped from the bounding set), RLIMIT_MEMLOCK 1 MiB set by
     # `ctl run`: memdive's verdict for locking N more agrees with what mlock then really does.

@@ -16,6 +16,8 @@ import pytest
 from memdive.kernel import libc
 from memdive.kernel import numa as knuma
 
+from ..conftest import requires_root
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -89,6 +91,7 @@ def test_migrate_cli_counts_against_numa_maps(cbuild, spawn, memdive_cli):
     assert r.returncode == 2 and "node 3 does not exist" in r.stderr and r.stderr.count("\n") == 1
 
 
+@requires_root   # setpriv to user nobody
 def test_migrate_refused_unprivileged_and_vanished(cbuild, spawn, memdive_cli):
     exe = cbuild("numa_touch")
     c = spawn([exe, "16", "1"])
@@ -168,7 +171,7 @@ def test_zombie_numa_maps_refused(memdive_cli):
         z.wait()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="reserving hugetlb pages needs root")
+@requires_root   # reserving hugetlb pages
 def test_hugetlb_pages_counted_at_their_size(cbuild, spawn, memdive_cli):
     # reserve 2 more 2 MiB pages (relative change: other tests may use the pool too), give them back after
     pool = Path("/proc/sys/vm/nr_hugepages")
