@@ -102,6 +102,11 @@ def main() -> None:
         for _ in range(n):
             f(a())
 
+    def pool_many(n):
+        a, f = pool.alloc_many, pool.free_many
+        for _ in range(n // 64):
+            f(a(64))
+
     def bytearr(n):
         for _ in range(n):
             b = bytearray(SIZE)
@@ -123,6 +128,7 @@ def main() -> None:
             "libc malloc/free via ctypes (reference)": lambda t=threads: _threads(malloc, t, N),
             "Pool.alloc_index/free_index": lambda t=threads: _threads(pool_index, t, N),
             "Pool.alloc/free (memoryview)": lambda t=threads: _threads(pool_view, t, N),
+            "Pool.alloc_many/free_many (64 per call)": lambda t=threads: _threads(pool_many, t, N),
         }
         if threads == 1:
             cases["Arena.alloc_offset/free_offset"] = lambda: _threads(arena_, 1, N)

@@ -133,6 +133,19 @@ def test_pool_on_a_placed_buffer_keeps_it_open():
     assert buf.closed
 
 
+def test_alloc_many_and_free_many():
+    pool = Pool(32, 10)
+    a = pool.alloc_many(4)
+    b = pool.alloc_many(100)                      # only 6 left
+    assert len(a) == 4 and len(b) == 6 and len(set(a) | set(b)) == 10
+    assert len(pool.alloc_many(1)) == 0 and pool.stats().failures == 2   # b ran dry once, this once
+    with pytest.raises(PoolError, match="double free of pool slot 0"):
+        pool.free_many([0, 0, 1])                 # 0 freed once, refused once; 1 still freed
+    assert not pool.in_use(0) and not pool.in_use(1)
+    pool.free_many([i for i in list(a) + list(b) if i not in (0, 1)])
+    assert pool.stats().in_use == 0
+
+
 def test_bad_pool_arguments():
     with pytest.raises(InvalidInput):
         Pool(0, 10)

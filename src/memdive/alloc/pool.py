@@ -11,6 +11,7 @@ serves C programs (memdive/native/pool/pool.h). `alloc_index()`/`free_index()` s
 
 from __future__ import annotations
 
+import array
 import ctypes
 import functools
 
@@ -58,6 +59,8 @@ def library() -> ctypes.CDLL:
             ("memdive_pool_alloc_index", i64, [vp]),
             ("memdive_pool_free", ctypes.c_int, [vp, vp]),
             ("memdive_pool_free_index", ctypes.c_int, [vp, i64]),
+            ("memdive_pool_alloc_many", sz, [vp, vp, sz]),
+            ("memdive_pool_free_many", ctypes.c_int, [vp, vp, sz, ctypes.POINTER(ctypes.c_size_t)]),
             ("memdive_pool_owns", ctypes.c_int, [vp, vp]),
             ("memdive_pool_in_use", ctypes.c_int, [vp, i64]),
             ("memdive_pool_base", vp, [vp]),
@@ -143,6 +146,27 @@ class Pool:
         if rc == DOUBLE_FREE:
             raise PoolError(f"double free of pool slot {what}: it is already free")
         raise PoolError(f"{what} is not a slot of this pool (slots 0..{self.count - 1})")
+
+    def alloc_many(self, n: int) -> array.array:
+        """Up to N slot indices in one C call (array('q'); shorter when the pool runs empty)."""
+        if self._p is None:
+            raise InvalidInput("the pool is closed")
+        out = array.array("q", bytes(8 * n))
+        got = self._lib.memdive_pool_alloc_many(self._p, out.buffer_info()[0], n) if n > 0 else 0
+        del out[got:]
+        return out
+
+    def free_many(self, indices) -> None:
+        """Free many indices in one C call; every valid one is freed even if another is refused."""
+        if self._p is None:
+            raise InvalidInput("the pool is closed")
+        a = indices if isinstance(indices, array.array) and indices.typecode == "q" else array.array("q", indices)
+        if not a:
+            return
+        bad = ctypes.c_size_t(0)
+        rc = self._lib.memdive_pool_free_many(self._p, a.buffer_info()[0], len(a), ctypes.byref(bad))
+        if rc:
+            self._refused(rc, a[bad.value])
 
     def view(self, index: int) -> memoryview:
         """The memoryview of slot INDEX."""

@@ -184,6 +184,34 @@ int memdive_pool_free(memdive_pool_t *pool, void *ptr) {
     return memdive_pool_free_index(pool, (int64_t)((p - b) / pool->slot_size));
 }
 
+/* Up to N slots into out[]; returns how many (fewer when the pool runs empty). One call from Python
+ * for many slots: the ctypes cost is paid once. */
+size_t memdive_pool_alloc_many(memdive_pool_t *pool, int64_t *out, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        int64_t i = memdive_pool_alloc_index(pool);
+        if (i < 0)
+            break;
+        out[got++] = i;
+    }
+    return got;
+}
+
+/* Free N indices; returns 0, or the first refusal's code with *bad set to its position (the rest are
+ * still freed: one bad index does not leak the others). */
+int memdive_pool_free_many(memdive_pool_t *pool, const int64_t *idx, size_t n, size_t *bad) {
+    int first = 0;
+    for (size_t k = 0; k < n; k++) {
+        int rc = memdive_pool_free_index(pool, idx[k]);
+        if (rc && !first) {
+            first = rc;
+            if (bad)
+                *bad = k;
+        }
+    }
+    return first;
+}
+
 int memdive_pool_owns(const memdive_pool_t *pool, const void *ptr) {
     uintptr_t p = (uintptr_t)ptr, b = (uintptr_t)pool->base;
     return p >= b && p < b + pool->slot_size * pool->count && (p - b) % pool->slot_size == 0;

@@ -31,6 +31,8 @@ void *memdive_pool_alloc(memdive_pool_t *pool);
 int64_t memdive_pool_alloc_index(memdive_pool_t *pool);
 int memdive_pool_free(memdive_pool_t *pool, void *ptr);
 int memdive_pool_free_index(memdive_pool_t *pool, int64_t index);
+size_t memdive_pool_alloc_many(memdive_pool_t *pool, int64_t *out, size_t n);
+int memdive_pool_free_many(memdive_pool_t *pool, const int64_t *idx, size_t n, size_t *bad);
 int memdive_pool_owns(const memdive_pool_t *pool, const void *ptr);
 int memdive_pool_in_use(const memdive_pool_t *pool, int64_t index);
 void *memdive_pool_base(const memdive_pool_t *pool);
