@@ -49,7 +49,7 @@ def test_table_and_plot(memdive_cli, tmp_path):
     svg = tmp_path / "lat.svg"
     r = memdive_cli("bench", "latency", "--size", "32k", "--repeats", "1", "--plot", str(svg))
     assert r.returncode == 0, r.stderr
-    assert "Levels found" in r.stdout and "pages asked 4k, got 4k" in r.stdout
+    assert "Levels found vs sysfs" in r.stdout and "pages asked 4k, got 4k" in r.stdout
     assert svg.read_text().lstrip().startswith("<?xml")
 
 

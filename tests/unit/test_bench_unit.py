@@ -200,7 +200,7 @@ def test_renderers_and_json_on_synthetic_records(tmp_path):
             for x in rb.renderables(r):
                 c.print(x)
     text = out.read_text()
-    assert "L3" in text and "sysfs" in text and "note: tlb: no pool" in text and "triad, 2 threads" in text
+    assert "L3" in text and "vs sysfs" in text and "note: tlb: no pool" in text and "triad, 2 threads" in text
     assert "pages asked 4k, got 4k" in text
     d = json.loads(dumps(s))
     assert d["latency"]["levels"][0]["name"] == "L1"

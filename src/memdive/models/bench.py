@@ -177,7 +177,8 @@ class TlbResult:
     env: BenchEnv
     map_rows: tuple[TlbMapRow, ...]
     access_rows: tuple[TlbAccessRow, ...]
-    miss_cost_ns: float | None  # 4 KiB minus 2 MiB ns per load (fastest repeats) at the largest region with both
+    miss_cost_ns: float | None  # 4 KiB minus 2 MiB ns per load (fastest repeats) at miss_cost_pages
+    miss_cost_pages: int | None = None  # the largest region (in 4 KiB pages) whose lines fit in half of L2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -66,11 +66,11 @@ def env_line(e: BenchEnv, backing: Any = None) -> str:
 def bandwidth_renderables(r: BandwidthResult) -> list:
     rows = [(x.kernel, x.threads, _f(x.gb_per_second.max, 1), _f(x.gb_per_second.median, 1),
              _f(x.gb_per_second.min, 1), f"{x.gb_per_second.spread:.0%}") for x in r.rows]
-    title = (f"Bandwidth (GB/s = 1e9 B/s, STREAM byte counting), 3 arrays of {size(r.array_bytes)}"
-             + (", non-temporal stores" if r.nontemporal else "")
-             + f"; validated, max rel. error {r.max_rel_error:.1e}")
-    return [table(title, ["kernel", "threads", "best", "median", "worst", "spread"], rows, right=range(1, 6)),
-            env_line(r.env, r.backing)]
+    note = (f"(GB/s = 1e9 B/s, STREAM byte counting; 3 arrays of {size(r.array_bytes)}"
+            + (", non-temporal stores" if r.nontemporal else "")
+            + f"; validated, max relative error {r.max_rel_error:.1e})")
+    return [table("Bandwidth, GB/s", ["kernel", "threads", "best", "median", "worst", "spread"], rows,
+                  right=range(1, 6)), note, env_line(r.env, r.backing)]
 
 
 def latency_renderables(r: LatencyResult) -> list:
@@ -78,15 +78,15 @@ def latency_renderables(r: LatencyResult) -> list:
     rows = [(size(p.size_bytes), _f(p.ns_per_load.median), _spread(p.ns_per_load))
             + ((_f(p.cycles_per_load, 1),) if cyc else ()) for p in r.points]
     cols = ["working set", "ns/load", "min..max"] + (["cycles (TSC)"] if cyc else [])
-    out = [table(f"Latency: dependent loads over a random cycle of {r.stride_bytes}-byte lines", cols, rows,
-                 right=range(1, len(cols)))]
+    out = [table("Latency, ns per load", cols, rows, right=range(1, len(cols))),
+           f"(dependent loads over one random cycle of {r.stride_bytes}-byte lines; median and min..max)"]
     if r.levels:
         out.append(levels_table(r))
     out.append(env_line(r.env, r.backing))
     return out
 
 
-def levels_table(r: LatencyResult, title: str = "Levels found (plateaus of the curve) beside sysfs"):
+def levels_table(r: LatencyResult, title: str = "Levels found vs sysfs"):
     rows = [(lv.name, f"{size(lv.first_bytes)}..{size(lv.last_bytes)}", size(lv.sysfs_bytes) if lv.sysfs_bytes
              else "-", _f(lv.ns_per_load)) for lv in r.levels]
     return table(title, ["level", "plateau", "sysfs size", "ns/load"], rows, right=(3,))
@@ -100,7 +100,7 @@ def tlb_renderables(r: TlbResult) -> list:
             continue
         got = m.backing.obtained if m.backing else "4k (separate VMAs)"
         mrows.append((m.method, m.pages, _f(m.seconds.median * 1e3, 2), _f(m.seconds.median * 1e9 / m.pages, 0), got))
-    out = [table("Map and touch N pages (the seed's optimize_tlb_usage)",
+    out = [table("Map and touch N pages",
                  ["method", "pages", "ms", "ns/page", "backing obtained"], mrows, right=(1, 2, 3))]
     by: dict[int, dict[str, float]] = {}
     kinds: list[str] = []
@@ -109,11 +109,16 @@ def tlb_renderables(r: TlbResult) -> list:
         if k not in kinds:
             kinds.append(k)
         by.setdefault(a.pages, {})[k] = a.ns_per_load.median
-    arows = [(p, size(p * 4096), *(_f(by[p].get(k)) for k in kinds)) for p in sorted(by)]
-    out.append(table("Random dependent loads, one line per 4 KiB page (ns/load by backing obtained)",
-                     ["pages", "region", *kinds], arows, right=range(2 + len(kinds))))
+    diff = len(kinds) == 2
+    arows = [(p, size(p * 4096), *(_f(by[p].get(k)) for k in kinds))
+             + ((_f(by[p][kinds[0]] - by[p][kinds[1]]) if len(by[p]) == 2 else "-",) if diff else ())
+             for p in sorted(by)]
+    out.append(table("TLB: one line per 4 KiB page, ns/load", ["pages", "region", *kinds] + (["diff"] if diff else []),
+                     arows, right=range(3 + len(kinds))))
+    out.append("(random dependent loads; columns by the backing obtained, medians)")
     if r.miss_cost_ns is not None:
-        out.append(f"TLB miss cost (4k minus huge, fastest repeats, largest region): {r.miss_cost_ns:.1f} ns per load")
+        out.append(f"TLB miss cost: {r.miss_cost_ns:.1f} ns per load (4k minus huge pages, fastest repeats, "
+                   f"{r.miss_cost_pages} pages: the lines fit in half of L2)")
     out.append(env_line(r.env))
     return out
 
@@ -124,17 +129,18 @@ def patterns_renderables(r: PatternsResult) -> list:
 
     rows = [(x.test, param(x), _f(x.ns_per_access.median, 3), _spread(x.ns_per_access), _f(x.gb_per_second, 2))
             for x in r.rows]
-    return [table("Access patterns (ns per access; GB/s of useful bytes)",
+    return [table("Access patterns",
                   ["test", "param", "ns/access", "min..max", "GB/s"], rows, right=(2, 3, 4)),
-            env_line(r.env, r.backing)]
+            "(ns per access; GB/s of useful bytes: 8 per access)", env_line(r.env, r.backing)]
 
 
 def false_sharing_renderables(r: FalseSharingResult) -> list:
     rows = [("packed (one line)", _f(r.packed_ns_per_increment.median), _spread(r.packed_ns_per_increment)),
             ("padded (a line each)", _f(r.padded_ns_per_increment.median), _spread(r.padded_ns_per_increment))]
-    t = table(f"False sharing: {r.threads} threads x {r.increments_per_thread:,} atomic increments",
+    t = table(f"False sharing, {r.threads} threads",
               ["counters", "ns/increment", "min..max"], rows, right=(1, 2))
-    note = f"packed / padded: {r.ratio:.1f}x" + ("" if r.validated else "  (COUNTERS DID NOT ADD UP)")
+    note = (f"packed / padded: {r.ratio:.1f}x ({r.increments_per_thread:,} atomic increments per thread)"
+            + ("" if r.validated else "  (COUNTERS DID NOT ADD UP)"))
     if r.threads < 2:
         note += " (one thread: no sharing to measure)"
     return [t, note, env_line(r.env)]
@@ -143,16 +149,18 @@ def false_sharing_renderables(r: FalseSharingResult) -> list:
 def prefetch_renderables(r: PrefetchResult) -> list:
     rows = [(x.access, x.distance_elements or "none", size(x.distance_bytes) if x.distance_bytes else "-",
              _f(x.ns_per_element.median, 3), _spread(x.ns_per_element), f"{x.speedup:.2f}x") for x in r.rows]
-    return [table(f"Software prefetch over {r.elements:,} elements (sequential: a[i]=a[i]*2+1; gather: "
-                  "sum data[idx[i]])", ["access", "distance", "bytes", "ns/element", "min..max", "speedup"],
-                  rows, right=(1, 2, 3, 4, 5)), env_line(r.env, r.backing)]
+    return [table("Software prefetch", ["access", "distance", "bytes", "ns/element", "min..max", "speedup"],
+                  rows, right=(1, 2, 3, 4, 5)),
+            f"({r.elements:,} elements; sequential: a[i] = a[i]*2+1, one prefetch per line; gather: sum of "
+            "data[idx[i]] over a random index)", env_line(r.env, r.backing)]
 
 
 def transpose_renderables(r: TransposeResult) -> list:
     rows = [(f"{x.n}x{x.n}", x.method, _f(x.ns_per_element.median, 2), _spread(x.ns_per_element),
              _f(x.gb_per_second, 2), f"{x.speedup:.2f}x") for x in r.rows]
-    return [table(f"Transpose of N x N doubles (blocked: {r.block}x{r.block} tiles)",
-                  ["matrix", "method", "ns/element", "min..max", "GB/s", "speedup"], rows, right=(2, 3, 4, 5)),
+    return [table("Transpose", ["matrix", "method", "ns/element", "min..max", "GB/s", "speedup"], rows,
+                  right=(2, 3, 4, 5)),
+            f"(N x N doubles; blocked: {r.block}x{r.block} tiles; GB/s counts 16 bytes moved per element)",
             env_line(r.env)]
 
 
