@@ -167,3 +167,25 @@ def test_listen_parsing_and_exposure_warning():
     assert w and "without TLS" in w[0]
     with pytest.raises(InvalidInput):
         Exporter(ExporterConfig(group_by="cmdline"))
+
+
+def test_grafana_dashboard_uses_only_exported_metrics(snap):
+    import json
+
+    dash = json.loads((Path(__file__).resolve().parents[2] / "contrib/grafana/memdive.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"memdive_[a-z0-9_]+", e)}
+    counters = GroupCounters(by="command")
+    counters.update(snap)
+    names = set()
+    for f in text_string_to_metric_families(scrape_text(families(snap, counters=counters))):
+        names |= {s.name for s in f.samples}
+    assert used and used <= names, used - names
+
+
+def test_numa_nodes_exported_per_node(snap):
+    f = parsed(families(snap))
+    nodes = {s.labels["node"] for s in f["memdive_numa_node_memory_bytes"].samples}
+    assert nodes == {"0", "1"}                                    # the fixture has two nodes
+    kinds = {s.labels["kind"] for s in f["memdive_numa_node_allocations"].samples}
+    assert {"numa_hit", "numa_miss"} <= kinds
