@@ -284,3 +284,25 @@ def test_summary_runs_every_part_with_tiny_settings(monkeypatch, tmp_path):
     assert renderables(s)
     plot(s, str(tmp_path / "s.png"))
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_one_node_per_page_layout_uses_distinct_cache_sets():
+    """1024 consecutive page-strided nodes land in 1024 distinct L2-sized set indexes (bits 6..15)."""
+    n = 1024
+    with Buffer(n * 4096) as b:
+        assert lib.mdb_chase_build(b.addr, n, 4096, 7) == 0
+        ptrs = np_view(b, np.uint64, n * 4096 // 8)
+        nodes = {int(p) - b.addr for p in ptrs[ptrs != 0]}
+        assert len(nodes) == n
+        assert len({(a >> 6) & 1023 for a in nodes}) == n
+        assert all(a // 4096 < n for a in nodes)
+
+
+def test_single_thread_benchmarks_check_the_cpu():
+    bad = max(os.sched_getaffinity(0)) + 1
+    for fn, kw in ((bench.latency, {"sizes": [4096]}), (bench.transpose, {"sizes": (8,)}),
+                   (bench.prefetch, {"elements": 1024}), (bench.tlb, {"page_counts": [16]})):
+        with pytest.raises(InvalidInput, match=f"CPU {bad}"):
+            fn(cpu=bad, **kw)
+    with pytest.raises(InvalidInput, match="no working-set"):
+        bench.latency([], repeats=1)

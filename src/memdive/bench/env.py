@@ -81,6 +81,16 @@ def make_env(cpus: list[int], pinned: bool, repeats: int, warmup: int) -> BenchE
                     thp_mode=thp_mode(), kernel=platform.release(), tsc_hz=tsc_hz(), caches=caches())
 
 
+def pin_cpu(cpu: int | None) -> int:
+    """The CPU a single-thread benchmark pins to: `cpu`, checked, or the first usable one."""
+    cpus = usable_cpus()
+    if cpu is None:
+        return cpus[0]
+    if cpu not in cpus:
+        raise InvalidInput(f"CPU {cpu} is not available to this process (it may use {','.join(map(str, cpus))})")
+    return cpu
+
+
 def check_repeats(repeats: int) -> int:
     if not 1 <= repeats <= 1000:
         raise InvalidInput(f"repeats must be between 1 and 1000, not {repeats}")

@@ -35,15 +35,14 @@ def latency(sizes: list[int] | None = None, pages: str = "4k", repeats: int = 5,
             cpu: int | None = None, stride: int = LINE, per_octave: int = 1, seed: int = 0) -> LatencyResult:
     """Measure ns per dependent load at each working-set size (bytes)."""
     env.check_repeats(repeats)
-    sizes = sorted(set(sizes or default_sizes(per_octave=per_octave)))
+    sizes = sorted(set(sizes if sizes is not None else default_sizes(per_octave=per_octave)))
+    if not sizes:
+        raise InvalidInput("latency: no working-set sizes (the largest must be at least 4 KiB)")
     if stride < 8 or stride % 8:
         raise InvalidInput(f"stride must be a multiple of 8 bytes, not {stride}")
     if sizes[0] < 2 * stride:
         raise InvalidInput(f"working set {sizes[0]} bytes is smaller than two {stride}-byte nodes")
-    if cpu is None:
-        cpu = env.usable_cpus()[0]
-    elif cpu not in env.usable_cpus():
-        raise InvalidInput(f"CPU {cpu} is not available to this process")
+    cpu = env.pin_cpu(cpu)
     lib = _native.lib()
     points: list[LatencyPoint] = []
     pinned = True

@@ -25,7 +25,7 @@ def patterns(matrix_n: int = 4096, stride_bytes: int = 64 << 20, strides: tuple[
     env.check_repeats(repeats)
     if matrix_n < 2 or elements < 2 or stride_bytes < max(strides):
         raise InvalidInput("patterns: sizes too small")
-    cpu = env.usable_cpus()[0] if cpu is None else cpu
+    cpu = env.pin_cpu(cpu)
     lib = _native.lib()
     rows: list[PatternRow] = []
     pinned = True

@@ -19,7 +19,7 @@ def prefetch(elements: int = 16 << 20, repeats: int = 5, warmup: int = 1, pages:
              seq_distances: tuple[int, ...] = SEQ_DISTANCES, gather_distances: tuple[int, ...] = GATHER_DISTANCES,
              cpu: int | None = None) -> PrefetchResult:
     env.check_repeats(repeats)
-    cpu = env.usable_cpus()[0] if cpu is None else cpu
+    cpu = env.pin_cpu(cpu)
     lib = _native.lib()
     rows: list[PrefetchRow] = []
     pinned = valid = True

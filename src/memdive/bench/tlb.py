@@ -48,7 +48,7 @@ def tlb(page_counts: list[int] | None = None, map_pages: int = 10000, repeats: i
     """Both parts; `huge` is the large-page backing for the access rows (thp or hugetlb)."""
     env.check_repeats(repeats)
     page_counts = sorted(set(page_counts or [16, 64, 256, 1024, 4096, 16384, 65536]))
-    cpu = env.usable_cpus()[0] if cpu is None else cpu
+    cpu = env.pin_cpu(cpu)
     map_rows = tuple(map_touch(m, map_pages, repeats) for m in METHODS)
     lib = _native.lib()
     rows: list[TlbAccessRow] = []

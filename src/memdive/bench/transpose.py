@@ -15,7 +15,7 @@ def transpose(sizes: tuple[int, ...] = (256, 1024, 2048, 4096), block: int = 32,
     env.check_repeats(repeats)
     if not sizes or min(sizes) < 2 or block < 1:
         raise InvalidInput("transpose: sizes must be >= 2 and block >= 1")
-    cpu = env.usable_cpus()[0] if cpu is None else cpu
+    cpu = env.pin_cpu(cpu)
     lib = _native.lib()
     rows: list[TransposeRow] = []
     pinned = True
