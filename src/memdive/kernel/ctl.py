@@ -55,14 +55,12 @@ class Pinned:
         self.pidfd = -1
         if self.root.is_live:
             try:
-                from .libc import pidfd_open
-
-                self.pidfd = pidfd_open(self.pid)
-            except NoSuchProcess:
+                self.pidfd = os.pidfd_open(self.pid)      # no ctypes needed (Python 3.9+, Linux 5.3+)
+            except ProcessLookupError:
                 self.close()
                 raise _gone(self.pid) from None
-            except MemdiveError:
-                self.pidfd = -1        # kernel < 5.3: the directory fd alone pins
+            except OSError:
+                self.pidfd = -1        # kernel < 5.3 (ENOSYS) or seccomp: the directory fd alone pins
         try:
             self.start_ticks = self._start()
             if expect_start is not None and self.start_ticks != expect_start:
