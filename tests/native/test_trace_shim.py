@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import memdive.trace as T
-from memdive.errors import InvalidInput
+from memdive.errors import ParseError
+from memdive.trace.run import NotTraceable
 from memdive.trace import reader as R
 
 
@@ -179,7 +180,7 @@ def test_static_target_refused(tmp_path):
     r = subprocess.run(["gcc", "-static", "-o", str(exe), str(src)], capture_output=True)
     if r.returncode:
         pytest.fail("static libc (libc6-dev) is required: " + r.stderr.decode())
-    with pytest.raises(InvalidInput, match="statically linked"):
+    with pytest.raises(NotTraceable, match="statically linked"):
         T.run([str(exe)], output=str(tmp_path / "s.trace"))
     assert not (tmp_path / "s.trace").exists()
 
@@ -194,15 +195,15 @@ def test_truncated_and_corrupt_files(tmp_path, target):
     assert t2.truncated and 0 < t2.events.size < full
     bad = tmp_path / "bad.trace"
     bad.write_bytes(b"NOTATRACE" + data[9:])
-    with pytest.raises(InvalidInput, match="not a memdive trace"):
+    with pytest.raises(ParseError, match="not a memdive trace"):
         T.load(str(bad))
     newer = tmp_path / "newer.trace"
     newer.write_bytes(data[:8] + (99).to_bytes(4, "little") + data[12:])
-    with pytest.raises(InvalidInput, match="newer"):
+    with pytest.raises(ParseError, match="newer"):
         T.load(str(newer))
     garbage = tmp_path / "garbage.trace"
     garbage.write_bytes(data[:4096] + b"\xff" * 4096)
-    with pytest.raises(R.ParseError, match="corrupt chunk"):
+    with pytest.raises(ParseError, match="corrupt chunk"):
         T.load(str(garbage))
 
 

@@ -222,21 +222,39 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     # non-allocator frame is a libc function that does not allocate on the caller's behalf
     leak_stacks = np.unique(stack[leaked & is_alloc])
     internal: set[int] = set()
+    first = tr.stacks.first_frames() if leak_stacks.size else {}
+    verdict: dict[tuple[int, ...], bool] = {}
+    runtime_obj: dict[str, bool] = {}
+
+    def in_runtime(addr: int) -> bool:
+        m = maps.find(addr)
+        name = m[3] if m else ""
+        r = runtime_obj.get(name)
+        if r is None:
+            r = runtime_obj[name] = any(x in name for x in _RUNTIME)
+        return r
+
     for sid in leak_stacks.tolist():
-        pcs = tr.stacks.get(sid)
-        if not pcs:
-            continue
-        objs = [maps.find(a) for a in pcs]
-        names = [o[3] if o else "" for o in objs]
-        if all(any(r in nm for r in _RUNTIME) for nm in names):
+        a0 = first.get(sid)
+        if a0 is None or not in_runtime(a0):
+            continue  # allocated directly by the program or a library: a leak if never freed
+        pcs = tr.stacks[sid]
+        inner = []
+        for a in pcs:
+            if not in_runtime(a):
+                break
+            inner.append(a)
+        key = tuple(inner[:8])
+        v = verdict.get(key)
+        if v is None:
+            if len(inner) == len(pcs):
+                v = True  # every frame in libc or the loader
+            else:
+                fns = [f.function for f in sym.stack(key)]
+                v = not any(_ON_BEHALF.match(_plain(fn)) for fn in fns)
+            verdict[key] = v
+        if v:
             internal.add(sid)
-            continue
-        if names and any(r in names[0] for r in _RUNTIME):
-            inner = [a for a, nm in zip(pcs, names) if any(r in nm for r in _RUNTIME)]
-            frames = sym.stack(inner[:8])
-            fns = [f.function for f in frames]
-            if not any(_ON_BEHALF.match(_plain(fn)) for fn in fns):
-                internal.add(sid)
     internal_arr = np.isin(stack, np.fromiter(internal, np.uint32, len(internal))) if internal else np.zeros(n, bool)
     real_leak = leaked & ~internal_arr
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InvalidInput, ParseError
+from ..errors import MemdiveError, ParseError
 
 MAGIC = b"MEMDIVET"
 VERSION = 1                       # trace_format.h MDT_VERSION
@@ -40,6 +40,42 @@ _HDR = struct.Struct("<8sIIIIQQIIIIQ64s")
 _CHUNK = struct.Struct("<IIQIIIIQ")
 
 
+class StackTable:
+    """Stack id -> return addresses (innermost first), stored as one array (a million stacks fit in memory)."""
+
+    def __init__(self) -> None:
+        self._pos: dict[int, int] = {}
+        self.frames = np.zeros(0, np.uint64)
+        self.offsets = np.zeros(1, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._pos
+
+    def get(self, sid: int, default=None):
+        i = self._pos.get(sid)
+        if i is None:
+            return default
+        return tuple(self.frames[self.offsets[i]: self.offsets[i + 1]].tolist())
+
+    def __getitem__(self, sid: int) -> tuple[int, ...]:
+        v = self.get(sid)
+        if v is None:
+            raise KeyError(sid)
+        return v
+
+    def items(self):
+        for sid in self._pos:
+            yield sid, self[sid]
+
+    def first_frames(self) -> dict[int, int]:
+        """stack id -> innermost return address."""
+        return {sid: int(self.frames[self.offsets[i]]) for sid, i in self._pos.items()
+                if self.offsets[i + 1] > self.offsets[i]}
+
+
 @dataclass
 class Snapshot:
     """A pagemap snapshot: resident pages of the heap and anonymous mappings at time ts_ns."""
@@ -61,7 +97,7 @@ class Trace:
     max_frames: int
     allocator: str
     events: np.ndarray            # EVENT records, sorted by time
-    stacks: dict[int, tuple[int, ...]]
+    stacks: StackTable
     threads: dict[int, tuple[int, str]]          # shim thread index -> (tid, name)
     maps: list[tuple[int, bytes]] = field(default_factory=list)        # (ts_ns, /proc/self/maps text)
     cmdline: list[str] = field(default_factory=list)
@@ -80,12 +116,12 @@ def _bad(path: str, msg: str) -> ParseError:
 
 
 def load(path: str | os.PathLike) -> Trace:
-    """Read a trace file. Raises InvalidInput for a missing/foreign/newer file, ParseError if corrupt."""
+    """Read a trace file. Raises MemdiveError if unreadable, ParseError for a foreign, newer or corrupt file."""
     path = os.fspath(path)
     try:
         f = open(path, "rb")
     except OSError as e:
-        raise InvalidInput(f"cannot open trace {path}: {e.strerror}", path=path) from None
+        raise MemdiveError(f"cannot open trace {path}: {e.strerror}", path=path) from None
     with f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -105,19 +141,22 @@ def _parse(path: str, data) -> Trace:
     if n < _HDR.size or data[:8] != MAGIC:
         if data[:8] == MAGIC:
             raise _bad(path, "truncated header")
-        raise InvalidInput(f"{path} is not a memdive trace (bad magic)", path=path,
+        raise ParseError(f"{path} is not a memdive trace (bad magic)", path=path,
                            hint="record one with: memdive trace -o FILE -- CMD")
     (_, version, header_size, pid, ppid, rt_ns, _mono, page_size, flags, max_frames, _r, _slots,
      alloc) = _HDR.unpack_from(data, 0)
     if version > VERSION:
-        raise InvalidInput(f"{path}: trace format version {version} is newer than this memdive reads ({VERSION})",
+        raise ParseError(f"{path}: trace format version {version} is newer than this memdive reads ({VERSION})",
                            path=path, hint="upgrade memdive")
     if version < 1 or header_size != HEADER_SIZE:
         raise _bad(path, f"bad header (version {version}, header size {header_size})")
     tr = Trace(path=path, pid=pid, ppid=ppid, start_realtime_ns=rt_ns, page_size=page_size or 4096, flags=flags,
                max_frames=max_frames, allocator=alloc.split(b"\0", 1)[0].decode(errors="replace"),
-               events=np.zeros(0, EVENT), stacks={}, threads={})
+               events=np.zeros(0, EVENT), stacks=StackTable(), threads={})
     ev_parts: list[np.ndarray] = []
+    st_ids: list[int] = []
+    st_word: list[int] = []      # first frame as a word index into the file
+    st_len: list[int] = []
     off = HEADER_SIZE
     while off + CHUNK_HEADER <= n:
         magic, kind, csize, cpid, tid, thread, _r2, ts = _CHUNK.unpack_from(data, off)
@@ -147,10 +186,20 @@ def _parse(path: str, data) -> Trace:
                     raise _bad(path, f"corrupt event in chunk at offset {off}")
                 ev_parts.append(arr.copy())
         elif kind == CHUNK_MISC:
-            _misc(tr, data, body, end)
+            _misc(tr, data, body, end, st_ids, st_word, st_len)
         else:
             _blob(tr, data, body, end, path, off)
         off += csize
+    if st_ids:
+        words = np.frombuffer(data, dtype="<u8", count=n // 8)
+        lens = np.asarray(st_len, np.int64)
+        offsets = np.zeros(lens.size + 1, np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        idx = np.repeat(np.asarray(st_word, np.int64) - offsets[:-1], lens) + np.arange(int(offsets[-1]))
+        tab = tr.stacks
+        tab.frames = words[idx].copy()
+        tab.offsets = offsets
+        tab._pos = {sid: i for i, sid in enumerate(st_ids)}
     if ev_parts:
         ev = np.concatenate(ev_parts)
         order = np.argsort(ev["ts"], kind="stable")
@@ -159,10 +208,11 @@ def _parse(path: str, data) -> Trace:
     return tr
 
 
-def _misc(tr: Trace, data, pos: int, end: int) -> None:
+def _misc(tr: Trace, data, pos: int, end: int, st_ids: list[int], st_word: list[int], st_len: list[int]) -> None:
     u64 = struct.Struct("<QQ")
+    unpack = u64.unpack_from
     while pos + 16 <= end:
-        head, ts = u64.unpack_from(data, pos)
+        head, ts = unpack(data, pos)
         if head == 0:
             return
         kind, ln, rid = head & 0xFF, (head >> 8) & 0xFFFFFF, head >> 32
@@ -170,7 +220,9 @@ def _misc(tr: Trace, data, pos: int, end: int) -> None:
         if body + ln > end:
             return  # cut by truncation
         if kind == MISC_STACK:
-            tr.stacks[rid] = struct.unpack_from(f"<{ln // 8}Q", data, body)
+            st_ids.append(rid)
+            st_word.append(body // 8)
+            st_len.append(ln // 8)
         elif kind == MISC_THREAD and ln >= 24:
             tid = struct.unpack_from("<I", data, body)[0]
             name = bytes(data[body + 8: body + 24]).split(b"\0", 1)[0].decode(errors="replace")

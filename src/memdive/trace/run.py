@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from ..errors import InvalidInput, MemdiveError
 
 
+class NotTraceable(MemdiveError):
+    """The program cannot be traced with LD_PRELOAD (static, setuid, not found, not executable)."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     path: str                      # the root process's trace
@@ -34,10 +38,10 @@ def _resolve_program(prog: str) -> str:
     else:
         found = shutil.which(prog)
         if not found:
-            raise InvalidInput(f"command not found: {prog}")
+            raise NotTraceable(f"command not found: {prog}")
         path = found
     if not os.path.exists(path):
-        raise InvalidInput(f"command not found: {prog}", path=path)
+        raise NotTraceable(f"command not found: {prog}", path=path)
     return os.path.realpath(path)
 
 
@@ -49,23 +53,23 @@ def check_traceable(prog: str, depth: int = 0) -> str:
             head = f.read(4096)
             st = os.fstat(f.fileno())
     except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror}", path=path) from None
+        raise NotTraceable(f"cannot read {path}: {e.strerror}", path=path) from None
     if head.startswith(b"#!") and depth < 4:
         words = head[2:].split(b"\n", 1)[0].split()
         if not words:
-            raise InvalidInput(f"{path}: empty #! line", path=path)
+            raise NotTraceable(f"{path}: empty #! line", path=path)
         interp = words[0].decode()
         if os.path.basename(interp) == "env" and len(words) > 1:
             interp = words[1].decode()
         return check_traceable(interp, depth + 1)
     if head[:4] != b"\x7fELF":
-        raise InvalidInput(f"{path} is not an ELF executable or a #! script", path=path)
+        raise NotTraceable(f"{path} is not an ELF executable or a #! script", path=path)
     if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and (st.st_uid != os.geteuid() or st.st_mode & stat.S_ISGID):
         if os.geteuid() != 0 or st.st_uid != 0:
-            raise InvalidInput(f"{path} is setuid/setgid: the loader ignores LD_PRELOAD for it, nothing would be "
+            raise NotTraceable(f"{path} is setuid/setgid: the loader ignores LD_PRELOAD for it, nothing would be "
                                "traced", path=path, hint="run a copy without the setuid bit")
     if not _has_interp(head, path):
-        raise InvalidInput(f"{path} is statically linked: LD_PRELOAD cannot interpose its malloc, nothing would "
+        raise NotTraceable(f"{path} is statically linked: LD_PRELOAD cannot interpose its malloc, nothing would "
                            "be traced (this is not 'no leaks')", path=path,
                            hint="rebuild it dynamically linked, or use valgrind for static programs")
     return path
@@ -132,7 +136,7 @@ def run(argv: list[str], output: str | None = None, follow_fork: bool = False, u
     try:
         p = subprocess.Popen(argv, env=e, stdin=stdin, stdout=stdout, stderr=stderr)
     except OSError as ex:
-        raise InvalidInput(f"cannot run {argv[0]}: {ex.strerror}") from None
+        raise NotTraceable(f"cannot run {argv[0]}: {ex.strerror}") from None
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the program; we wait for its end
     try:
         rc = p.wait(timeout=timeout)
@@ -146,5 +150,18 @@ def run(argv: list[str], output: str | None = None, follow_fork: bool = False, u
         raise MemdiveError(f"no trace was written: the shim did not load into {argv[0]} "
                            f"(exit status {rc}); nothing is known about its allocations",
                            path=out, hint="is the program static, setuid, or does it clear LD_PRELOAD?")
+    _promote_exec_images(out, p.pid)
     children = sorted(c for c in glob.glob(glob.escape(out) + ".*") if not c.endswith((".html", ".png", ".json")))
     return RunResult(path=out, children=children, returncode=rc, pid=p.pid, wall_seconds=wall)
+
+
+def _promote_exec_images(out: str, pid: int) -> None:
+    """When the traced process exec'd (env, a wrapper script, sh -c 'exec ...'), each program image wrote
+    OUT.<pid>.execN: the last image is the program the user meant, so it becomes OUT and the first image
+    (the wrapper) becomes OUT.<pid>.exec0."""
+    images = glob.glob(glob.escape(f"{out}.{pid}.exec") + "*")
+    if not images:
+        return
+    last = max(images, key=lambda p: int(p.rsplit("exec", 1)[1] or 0))
+    os.replace(out, f"{out}.{pid}.exec0")
+    os.replace(last, out)

@@ -92,11 +92,11 @@ def _report(ra) -> int:
 
     a = report(ra.file, top=max(1, ra.top))
     if ra.flamegraph:
-        from ...report.trace_flame import write_flamegraph
+        from ...report.trace import write_flamegraph
 
         write_flamegraph(a, ra.flamegraph, weight=ra.flame_of)
     if ra.timeline:
-        from ...report.trace_flame import write_timeline
+        from ...report.trace import write_timeline
 
         write_timeline(a, ra.timeline)
     r = a.report

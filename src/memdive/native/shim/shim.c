@@ -878,8 +878,8 @@ static int open_output(int child) {
         snprintf(g.path, sizeof(g.path), "%s", out);
     int fd = open(g.path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     for (int k = 1; fd < 0 && errno == EEXIST && k < 100; k++) {
-        /* the same pid after exec (followed): a new file per image */
-        snprintf(g.path, sizeof(g.path), "%s.%d.%d", out, (int)g.pid, k);
+        /* the same pid after exec: a new file per program image */
+        snprintf(g.path, sizeof(g.path), "%s.%d.exec%d", out, (int)g.pid, k);
         fd = open(g.path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
     if (fd < 0) warn("memdive trace: cannot create %s (%s); not tracing pid %d\n", g.path, strerror(errno), (int)g.pid);
@@ -1028,23 +1028,9 @@ __attribute__((constructor(101))) static void shim_init(void) {
         snprintf(pid, sizeof(pid), "%d", (int)g.pid);
         setenv("MEMDIVE_TRACE_ROOT", pid, 1);
     }
-    if (!g.follow) {
-        /* children exec'd from here start untraced: take the shim out of LD_PRELOAD */
-        const char *lp = getenv("LD_PRELOAD");
-        if (lp) {
-            char keep[4096] = "";
-            char tmp[4096];
-            snprintf(tmp, sizeof(tmp), "%s", lp);
-            for (char *s, *tok = strtok_r(tmp, " :", &s); tok; tok = strtok_r(NULL, " :", &s)) {
-                if (strstr(tok, "libmemdive_shim")) continue;
-                if (*keep) strncat(keep, ":", sizeof(keep) - strlen(keep) - 1);
-                strncat(keep, tok, sizeof(keep) - strlen(keep) - 1);
-            }
-            if (*keep) setenv("LD_PRELOAD", keep, 1);
-            else unsetenv("LD_PRELOAD");
-        }
-        unsetenv("MEMDIVE_TRACE_OUT");
-    }
+    /* LD_PRELOAD and MEMDIVE_TRACE_OUT stay in the environment: an exec of this same pid (env, sh -c exec,
+     * wrapper scripts) is traced into OUT.<pid>.execN; other processes stay untraced without --follow-fork
+     * (the shim loads there but only passes calls through). */
     if (g.sig > 0 && g.sig < NSIG) {
         struct sigaction old;
         if (sigaction(g.sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
