@@ -193,7 +193,7 @@ def summary_table(s: BenchSummary):
                              f"{m.pages} pages"))
     if s.false_sharing:
         f = s.false_sharing
-        rows.append(("false sharing", f"{f.threads} threads", f"{f.ratio:.1f}x slower",
+        rows.append(("false sharing", f"packed vs padded, {f.threads} threads", f"{f.ratio:.1f}x time",
                      f"{_f(f.packed_ns_per_increment.median)} vs {_f(f.padded_ns_per_increment.median)} ns/incr"))
     if s.prefetch:
         for acc in ("sequential", "gather"):
