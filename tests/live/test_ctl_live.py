@@ -180,3 +180,18 @@ def test_overcommit_write_and_restore(memdive_cli):
     finally:
         path.write_text(f"{orig}\n")
     assert int(path.read_text()) == orig
+
+
+@requires_root   # a target owned by nobody, changed as nobody
+def test_limits_refused_midway_are_put_back(spawn, memdive_cli):
+    c = spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c",
+               "ulimit -d 1048576; echo ready; exec sleep 60"])      # data: soft = hard = 1 GiB
+    before = _limits_row(c.pid, "Max locked memory")[:2]
+    # memlock (allowed) is set first, then raising the data hard limit needs CAP_SYS_RESOURCE: refused,
+    # and the memlock change is put back
+    r = memdive_cli("ctl", "limits", str(c.pid), "--memlock", "64k", "--data", "2G:2G", "--yes", user="nobody")
+    assert r.returncode == 1 and "permission denied" in r.stderr and r.stderr.count("\n") == 1
+    assert _limits_row(c.pid, "Max locked memory")[:2] == before
+    assert _limits_row(c.pid, "Max data size")[:2] == [str(1 << 30)] * 2
+    r = memdive_cli("ctl", "limits", str(c.pid), "--memlock", "64k", "--yes", user="nobody")
+    assert r.returncode == 0 and _limits_row(c.pid, "Max locked memory")[0] == str(64 << 10)

@@ -17,7 +17,7 @@ from typing import Any
 
 _LAZY = {"oom": ("memdive.kernel.ctl", "read_oom"), "set_oom": ("memdive.kernel.ctl", "set_oom_score_adj"),
          "limits": ("memdive.kernel.ctl", "read_limits"), "lock_need": ("memdive.kernel.ctl", "lock_need"),
-         "set_limit": ("memdive.kernel.ctl", "set_limit"), "overcommit": ("memdive.kernel.ctl", "read_overcommit"),
+         "set_limit": ("memdive.kernel.ctl", "set_limit"), "set_limits": ("memdive.kernel.ctl", "set_limits"), "overcommit": ("memdive.kernel.ctl", "read_overcommit"),
          "set_overcommit": ("memdive.kernel.ctl", "write_overcommit"),
          "exec_with_controls": ("memdive.ctl.run", "exec_with_controls"),
          "prepare_controls": ("memdive.ctl.run", "prepare_controls")}

@@ -36,8 +36,8 @@ def apply_controls(c: Controls) -> None:
     """Set them on the calling process (all survive execve; personality flags too, ADDR_NO_RANDOMIZE included)."""
     import os
 
-    for name, soft in c.limits.items():
-        kctl.set_limit(os.getpid(), name, soft)
+    if c.limits:
+        kctl.set_limits(os.getpid(), {name: (soft, None) for name, soft in c.limits.items()})
     if c.oom_score_adj is not None:
         kctl.set_own_oom_score_adj(c.oom_score_adj)
     flags = (kctl.ADDR_NO_RANDOMIZE if c.no_aslr else 0) | (kctl.ADDR_COMPAT_LAYOUT if c.legacy_layout else 0)

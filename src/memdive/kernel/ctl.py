@@ -275,33 +275,58 @@ def parse_limits_file(data: bytes) -> dict[str, Limit]:
     return out
 
 
-def set_limit(pid: int, name: str, soft: int | None, hard: int | str | None = None,
-              root: KernelRoot | None = None, expect_start: int | None = None) -> tuple[Limit, Limit]:
-    """prlimit(PID, NAME, soft[, hard]) on the pinned process; soft None = unlimited; hard None keeps the
-    current hard limit (raised to soft if soft exceeds it, which needs CAP_SYS_RESOURCE), "unlimited"
-    or bytes set it. Returns (before, after)."""
-    res = _rlim(name)
+def _new_limit(name: str, soft: int | None, hard: int | str | None, cur: tuple[int, int]) -> tuple[int, int]:
     inf = resource.RLIM_INFINITY
     s = inf if soft is None else int(soft)
     if s != inf and s < 0:
         raise InvalidInput(f"limit {name} must not be negative")
+    ch = cur[1]
+    if hard is None:
+        h = ch if (ch == inf or (s != inf and s <= ch)) else s
+    elif hard == "unlimited":
+        h = inf
+    else:
+        h = int(hard)
+        if h < 0:
+            raise InvalidInput(f"limit {name} must not be negative")
+    if s != inf and h != inf and s > h:
+        raise InvalidInput(f"soft limit {s} above hard limit {h} for {name}")
+    return s, h
+
+
+def set_limits(pid: int, changes: dict[str, tuple[int | None, int | str | None]], root: KernelRoot | None = None,
+               expect_start: int | None = None) -> list[tuple[Limit, Limit]]:
+    """Set several rlimits of the pinned process: {name: (soft, hard)}; soft None = unlimited; hard None
+    keeps the current hard limit (raised to soft if needed, which needs CAP_SYS_RESOURCE), "unlimited" or
+    bytes set it. All are validated first; if the kernel refuses one, those already set are put back
+    (no partial write). Returns [(before, after)]."""
+    res = {name: _rlim(name) for name in changes}
     with Pinned(pid, root, expect_start) as p:
-        cs, ch = _prlimit(p.pid, res)
-        if hard is None:
-            h = ch if (ch == inf or (s != inf and s <= ch)) else s
-        elif hard == "unlimited":
-            h = inf
-        else:
-            h = int(hard)
-            if h < 0:
-                raise InvalidInput(f"limit {name} must not be negative")
-        if s != inf and h != inf and s > h:
-            raise InvalidInput(f"soft limit {s} above hard limit {h} for {name}")
+        cur = {name: _prlimit(p.pid, r) for name, r in res.items()}
+        new = {name: _new_limit(name, soft, hard, cur[name]) for name, (soft, hard) in changes.items()}
+        done: list[str] = []
+        try:
+            for name, lim in new.items():
+                p.check()
+                _prlimit(p.pid, res[name], lim)
+                done.append(name)
+        except MemdiveError:
+            for name in reversed(done):
+                try:
+                    _prlimit(p.pid, res[name], cur[name])
+                except MemdiveError:
+                    pass   # best effort: the first error is the one to report
+            raise
+        after = {name: _prlimit(p.pid, r) for name, r in res.items()}
         p.check()
-        _prlimit(p.pid, res, (s, h))
-        ns, nh = _prlimit(p.pid, res)
-        p.check()
-    return Limit(name=name, soft=_lim(cs), hard=_lim(ch)), Limit(name=name, soft=_lim(ns), hard=_lim(nh))
+    return [(Limit(name=n, soft=_lim(cur[n][0]), hard=_lim(cur[n][1])),
+             Limit(name=n, soft=_lim(after[n][0]), hard=_lim(after[n][1]))) for n in changes]
+
+
+def set_limit(pid: int, name: str, soft: int | None, hard: int | str | None = None,
+              root: KernelRoot | None = None, expect_start: int | None = None) -> tuple[Limit, Limit]:
+    """One rlimit (see set_limits). Returns (before, after)."""
+    return set_limits(pid, {name: (soft, hard)}, root, expect_start)[0]
 
 
 def set_own_limit(name: str, soft: int | None, hard: int | None = None) -> None:

@@ -108,7 +108,7 @@ _LIMIT_DESTS = (("memlock", "memlock"), ("as", "as_"), ("data", "data"), ("stack
 
 
 def _limits(args) -> int:
-    from ...ctl import limits, lock_need, set_limit
+    from ...ctl import limits, lock_need
 
     sets = {k: getattr(args, d) for k, d in _LIMIT_DESTS if getattr(args, d) is not False}
     changes = []
@@ -116,11 +116,11 @@ def _limits(args) -> int:
         from ..common import require_yes
 
         require_yes(args, f"setting the limits of process {args.pid}")
-        for k, (soft, hard) in sets.items():
-            if hard is False:
-                changes.append(set_limit(args.pid, k, soft))
-            else:
-                changes.append(set_limit(args.pid, k, soft, hard if hard is not None else "unlimited"))
+        from ...kernel.ctl import set_limits
+
+        want = {k: (soft, None if hard is False else ("unlimited" if hard is None else hard))
+                for k, (soft, hard) in sets.items()}
+        changes = set_limits(args.pid, want)
     lim = limits(args.pid)
     need = lock_need(lim, args.lock) if args.lock is not None else None
     if args.json:
