@@ -157,19 +157,21 @@ def bench_collapse(rounds: int) -> None:
 
 
 def bench_chase(rounds: int) -> None:
+    import statistics
+
+    from common import ratio_medians
+
     exe = build_ref("chase", "-O2", "-march=native")
-    res: dict[str, list[float]] = {"plain 4 KiB": [], "huge (MADV_HUGEPAGE)": []}
     backing: dict[str, str] = {}
 
     def run(mode: str, key: str) -> float:
+        """ns per dependent load at the largest size (256 MiB), and the backing the run reports."""
         out = subprocess.run([str(exe), mode, "256"], capture_output=True, text=True, check=True).stdout
-        last = [ln for ln in out.splitlines() if ln.strip()]
-        backing[key] = " | ".join(ln for ln in last if "Huge" in ln or "huge" in ln)[:120]
-        # the last size line: "<size> ... <ns>"
-        ns = [float(tok) for ln in last for tok in ln.split()[-1:] if tok.replace(".", "", 1).isdigit()]
-        return ns[-1] * 1e-9 if ns else float("nan")
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        backing[key] = next((ln.lstrip("# ") for ln in lines if "AnonHugePages" in ln), "")
+        return float(lines[-1].split()[1])
 
-    times = alternate(
+    ns = alternate(
         {
             "plain 4 KiB": lambda: run("plain", "plain 4 KiB"),
             "huge (MADV_HUGEPAGE)": lambda: run("huge", "huge (MADV_HUGEPAGE)"),
@@ -177,12 +179,11 @@ def bench_chase(rounds: int) -> None:
         rounds=rounds,
         warmup=0,
     )
-    r = report("chase.c at 256 MiB: time per dependent load (shown as ms = ns x 1e-6)", times, "plain 4 KiB")
-    for k, v in backing.items():
-        if v:
-            print(f"  {k}: {v}")
+    r = ratio_medians(ns, "plain 4 KiB")
+    print(f"\nchase.c at 256 MiB, ns per dependent load (median of {rounds} alternating rounds)")
+    for k, v in ns.items():
+        print(f"  {k:<40} median {statistics.median(v):7.1f} ns   ratio {r[k]:5.2f}x   ({backing[k]})")
     print(f"  THP saves {100 * (1 - r['huge (MADV_HUGEPAGE)']):.0f}% of the latency per load at 256 MiB")
-    del res
 
 
 def main(rounds: int = 7) -> None:
