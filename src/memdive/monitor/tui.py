@@ -79,6 +79,13 @@ def row_of(p: ProcSample) -> tuple:
             f"{p.cpu_percent:.1f}" if p.cpu_percent is not None else "-", _age(p), escape(p.command, 200))
 
 
+_NUMERIC = frozenset((0, 2, 3, 4, 5, 6, 7, 8))
+
+
+def _justify(row: tuple) -> tuple:
+    return tuple(Text(v, justify="right") if i in _NUMERIC else v for i, v in enumerate(row))
+
+
 class MapsScreen(ModalScreen):
     """A process's maps summary (memdive.maps.summarize): by kind, by file, by permission."""
 
@@ -135,7 +142,7 @@ class TopApp(App):
         Binding("escape", "clear_filter", "clear filter", show=False),
     ]
 
-    def __init__(self, *, interval: float = 2.0, sort: str = "pss", pattern: str | None = None, limit: int = 300,
+    def __init__(self, *, interval: float = 2.0, sort: str = "pss", pattern: str | None = None, limit: int = 150,
                  root=None, pids: list[int] | None = None):
         super().__init__()
         from .sampler import Sampler, SamplerConfig
@@ -148,6 +155,7 @@ class TopApp(App):
         self.sampler = Sampler(root, SamplerConfig(interval=interval, pids=pids))
         self.snapshot: Snapshot | None = None
         self.shown: list[ProcSample] = []
+        self._rows: list[tuple] = []
         self._busy = False
         self._timer = None
         self.samples = 0
@@ -198,14 +206,28 @@ class TopApp(App):
         snap = self.snapshot
         if snap is None:
             return
-        self.query_one("#system", Static).update(system_line(snap))
+        self.query_one("#system", Static).update(system_line(snap), layout=False)   # fixed height
         table = self.query_one("#procs", DataTable)
         keep = None
         if table.row_count and 0 <= table.cursor_row < len(self.shown):
             keep = self.shown[table.cursor_row].pid
+        prev = [p.pid for p in self.shown]
         self.shown = self.visible(snap)
-        table.clear()
-        table.add_rows([row_of(p) for p in self.shown])
+        rows = [row_of(p) for p in self.shown]
+        if prev == [p.pid for p in self.shown] and len(self._rows) == len(rows):
+            # Same rows in the same order: touch only the cells that changed (a full rebuild of the table
+            # is what costs most CPU in a refresh).
+            from textual.coordinate import Coordinate
+
+            for r, (old, new) in enumerate(zip(self._rows, rows)):
+                if old != new:
+                    for c, (a, b) in enumerate(zip(old, new)):
+                        if a != b:
+                            table.update_cell_at(Coordinate(r, c), Text(b, justify="right") if c in _NUMERIC else b)
+        else:
+            table.clear()
+            table.add_rows([_justify(r) for r in rows])
+        self._rows = rows
         label = SORTS[self.sort][0]
         self.sub_title = (f"sorted by {label} · every {self.interval:g} s"
                           + (f" · filter /{self.pattern}/" if self.pattern else ""))

@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("--sort", choices=("pss", "uss", "rss", "swap", "faults", "cpu"), default="pss",
                    help="initial sort (default pss)")
     p.add_argument("--pid", type=parse_pid, action="append", metavar="PID", help="only this process (repeatable)")
-    p.add_argument("--limit", type=int, default=300, metavar="N", help="rows kept in the table (default 300)")
+    p.add_argument("--limit", type=int, default=150, metavar="N", help="rows kept in the table (default 150)")
     p.add_argument("--once", action="store_true",
                    help="print two samples' worth (rates need two) as a table and exit, no full-screen view")
 
