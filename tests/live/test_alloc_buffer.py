@@ -231,3 +231,53 @@ def test_cli_buffer_and_errors(memdive_cli):
     p = memdive_cli("alloc", "buffer", "2M", "--pages", "4k", "--touch")
     assert p.returncode == 0, p.stderr
     assert "resident 2.0M" in p.stdout and "pages=4k -> 4k" in p.stdout and "THP 0B" in p.stdout
+
+
+def _settings_tree(tmp_path, thp: str, free_2m: int):
+    mm = tmp_path / "sys/kernel/mm"
+    (mm / "transparent_hugepage").mkdir(parents=True)
+    (mm / "transparent_hugepage/enabled").write_text(thp + "\n")
+    d = mm / "hugepages/hugepages-2048kB"
+    d.mkdir(parents=True)
+    for k, v in (("nr_hugepages", free_2m), ("free_hugepages", free_2m), ("resv_hugepages", 0)):
+        (d / k).write_text(f"{v}\n")
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/meminfo").write_text("Hugepagesize:       2048 kB\n")
+    return KernelRoot.at(str(tmp_path))
+
+
+def test_settings_decide_and_the_notes_say_so(tmp_path):
+    # Settings come from a fixture tree; the mappings are real.
+    never = _settings_tree(tmp_path / "a", "always madvise [never]", 0)
+    with buffer(4 * MiB, pages="thp", root=never) as b:
+        assert any("THP is disabled" in n for n in b.notes)
+    always = _settings_tree(tmp_path / "b", "[always] madvise never", 0)
+    with buffer(4 * MiB, pages="4k", root=always) as b:
+        assert "nh" in vma_at(b.address).vmflags              # MADV_NOHUGEPAGE reached the VMA
+        assert any("NOHUGEPAGE" in n for n in b.notes)
+    with buffer(1 * MiB, pages="auto", root=always) as b:
+        assert b.strategy == "4k" and any("below 4.0M" in n for n in b.notes)
+    # auto believes the (fixture) pool has pages; the real pool refuses: auto falls back, and says so.
+    pool = ownmem.hugetlb_pool(2 * MiB)
+    if pool is not None and pool["free"] - pool["resv"] >= 4:
+        pytest.fail("this test needs the real 2 MiB hugetlb pool without 4 free pages")
+    rich = _settings_tree(tmp_path / "c", "always [madvise] never", 64)
+    with buffer(8 * MiB, pages="auto", root=rich) as b:
+        assert b.strategy == "thp"
+        assert any(n.startswith("auto: 64 free hugetlb pages") for n in b.notes)
+        assert any("hugetlb failed" in n and "fell back to thp" in n for n in b.notes)
+
+
+def test_unclosed_buffer_is_unmapped_with_its_last_view():
+    import gc
+
+    b = buffer(1 * MiB)
+    addr = b.address
+    v = b.view
+    del b
+    gc.collect()
+    assert any(m.start == addr for m in read_smaps(os.getpid()))      # the view keeps the mapping
+    v[0] = 1
+    del v
+    gc.collect()
+    assert all(m.start != addr for m in read_smaps(os.getpid()))      # gone with the last view
