@@ -111,3 +111,24 @@ def test_cli_on_fixture():
     assert (FIX / "proc/sys/vm/overcommit_ratio").read_text() == "80\n"
     r = _cli("ctl", "oom", "77", "--set", "-2000", "--yes")
     assert r.returncode == 2 and "out of range" in r.stderr and (FIX / "proc/77/oom_score_adj").read_text() == "250\n"
+
+
+def test_overcommit_writes_put_back_when_one_is_refused(tmp_path):
+    import shutil
+
+    tree = tmp_path / "t"
+    shutil.copytree(FIX, tree)
+    vm = tree / "proc/sys/vm"
+    ro = Path("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")   # readable number, writes refused
+    (vm / "overcommit_kbytes").unlink()
+    (vm / "overcommit_kbytes").symlink_to(ro)
+    r = KernelRoot.at(str(tree))
+    from memdive.errors import MemdiveError
+
+    with pytest.raises(MemdiveError, match="overcommit_kbytes"):
+        kctl.set_overcommit_many({"overcommit_memory": 0, "overcommit_ratio": 60, "overcommit_kbytes": 5}, r)
+    assert (vm / "overcommit_ratio").read_text() == "80\n" and (vm / "overcommit_memory").read_text() == "2\n"
+    old = kctl.set_overcommit_many({"overcommit_memory": 1, "overcommit_ratio": 60}, r)
+    assert old == {"overcommit_ratio": 80, "overcommit_memory": 2}
+    o = kctl.read_overcommit(r)
+    assert (o.policy, o.ratio_percent) == (1, 60)

@@ -19,6 +19,7 @@ _LAZY = {"oom": ("memdive.kernel.ctl", "read_oom"), "set_oom": ("memdive.kernel.
          "limits": ("memdive.kernel.ctl", "read_limits"), "lock_need": ("memdive.kernel.ctl", "lock_need"),
          "set_limit": ("memdive.kernel.ctl", "set_limit"), "set_limits": ("memdive.kernel.ctl", "set_limits"), "overcommit": ("memdive.kernel.ctl", "read_overcommit"),
          "set_overcommit": ("memdive.kernel.ctl", "write_overcommit"),
+         "set_overcommit_many": ("memdive.kernel.ctl", "set_overcommit_many"),
          "exec_with_controls": ("memdive.ctl.run", "exec_with_controls"),
          "prepare_controls": ("memdive.ctl.run", "prepare_controls")}
 __all__ = list(_LAZY)

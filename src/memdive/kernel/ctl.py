@@ -437,14 +437,43 @@ def read_overcommit(root: KernelRoot | None = None) -> Overcommit:
         explanation=explain_overcommit(pol, ratio, kb, cl, cas))
 
 
-def write_overcommit(name: str, value: int, root: KernelRoot | None = None) -> None:
-    """Write one vm.overcommit_*/…_reserve_kbytes sysctl (validated first: nothing partial)."""
+def check_overcommit(name: str, value: int) -> None:
     if name not in OVERCOMMIT_KNOBS:
         raise InvalidInput(f"unknown overcommit setting {name!r}", hint="one of " + ", ".join(OVERCOMMIT_KNOBS))
     if name == "overcommit_memory" and value not in (0, 1, 2):
         raise InvalidInput(f"overcommit_memory {value} is out of range (0 heuristic, 1 always, 2 strict)")
     if value < 0:
         raise InvalidInput(f"{name} {value} must not be negative")
+
+
+def set_overcommit_many(values: dict[str, int], root: KernelRoot | None = None) -> dict[str, int | None]:
+    """Write several overcommit sysctls: all validated first, the policy written last (so a switch to
+    strict sees its new ratio), and those already written put back if the kernel refuses one.
+    Returns the previous values."""
+    for name, value in values.items():
+        check_overcommit(name, value)
+    order = sorted(values, key=lambda n: n == "overcommit_memory")
+    old = {n: read_sysctl_vm(n, root) for n in order}
+    done: list[str] = []
+    try:
+        for n in order:
+            write_overcommit(n, values[n], root)
+            done.append(n)
+    except MemdiveError:
+        for n in reversed(done):
+            prev = old[n]
+            if prev is not None:
+                try:
+                    write_overcommit(n, prev, root)
+                except MemdiveError:
+                    pass   # best effort: the first error is the one to report
+        raise
+    return old
+
+
+def write_overcommit(name: str, value: int, root: KernelRoot | None = None) -> None:
+    """Write one vm.overcommit_*/…_reserve_kbytes sysctl (validated first: nothing partial)."""
+    check_overcommit(name, value)
     path = resolve(root).proc_path(f"{_SYSCTL}/{name}")
     try:
         write_text(path, f"{value}\n", what=f"writing {path} needs root")

@@ -140,24 +140,18 @@ def _limits(args) -> int:
 
 
 def _overcommit(args) -> int:
-    from ...ctl import overcommit, set_overcommit
-    from ...kernel.ctl import read_overcommit
+    from ...kernel.ctl import check_overcommit, read_overcommit, set_overcommit_many
 
     writes = [(n, v) for n, v in (("overcommit_memory", args.policy), ("overcommit_ratio", args.ratio),
                                   ("overcommit_kbytes", args.kbytes)) if v is not None]
     if writes:
-        from ...errors import InvalidInput
         from ..common import require_yes
 
-        for n, v in writes:   # validate all before writing any
-            if n == "overcommit_memory" and v not in (0, 1, 2):
-                raise InvalidInput(f"overcommit_memory {v} is out of range (0 heuristic, 1 always, 2 strict)")
-            if v < 0:
-                raise InvalidInput(f"{n} {v} must not be negative")
+        for n, v in writes:   # validate all before asking for --yes or writing any
+            check_overcommit(n, v)
         require_yes(args, "changing the overcommit policy")
-        for n, v in writes:
-            set_overcommit(n, v)
-    o = read_overcommit() if writes else overcommit()
+        set_overcommit_many(dict(writes))
+    o = read_overcommit()
     if args.json:
         d = {"overcommit": o, "policy_name": o.policy_name}
         _emit(d)
