@@ -140,6 +140,7 @@ class Buffer:
             raise InvalidInput(f"lock={lock!r}: use False, True or 'onfault'")
         self._root = resolve(root)
         self.id = next(_ids)
+        self.name = name or f"buffer:{os.getpid()}:{self.id}"    # the VMA's name where the kernel allows it
         self.nbytes = nbytes
         self.asked_pages = pages
         self.asked_node = _node_tuple(node)
@@ -266,7 +267,7 @@ class Buffer:
     def _place(self, strategy: str) -> None:
         addr, mapped = self.address, self.mapped_bytes
         # A name of its own keeps the kernel from merging this VMA with a neighbour: smaps stays exact.
-        self.vma_named = ownmem.name_anon_range(addr, mapped, f"memdive:buffer:{os.getpid()}:{self.id}")
+        self.vma_named = ownmem.name_anon_range(addr, mapped, f"memdive:{self.name}")
         if strategy == "thp":
             _libc.madvise(addr, mapped, "hugepage")
         elif strategy == "4k" and self.asked_pages in ("4k", "auto") and ownmem.thp_mode(self._root) == "always":
@@ -447,16 +448,18 @@ class Buffer:
 
 def buffer(nbytes: int, *, pages: str = "4k", node=None, lock: bool | str = False, populate: bool = False,
            align: int = 64, fallback: str | None = None, hugetlb_size: int | None = None,
-           root: KernelRoot | None = None) -> Buffer:
+           name: str | None = None, root: KernelRoot | None = None) -> Buffer:
     """A placement-aware anonymous buffer of NBYTES.
 
     pages: "4k" (madvise NOHUGEPAGE where THP is 'always'), "thp" (2 MiB aligned, madvise HUGEPAGE),
     "hugetlb" (MAP_HUGETLB; an empty pool raises unless fallback='thp' or '4k'), "auto" (hugetlb if the
     pool has the pages, THP from 4 MiB, else 4k). node: a node id or ids (mbind MPOL_BIND). lock: True
     (mlock) or 'onfault' (mlock2 MLOCK_ONFAULT). populate: fault all pages in now. align: power of two.
+    hugetlb_size: the hugetlb page size (default Hugepagesize). name: shown as [anon:memdive:NAME] in
+    maps where the kernel names anonymous memory (CONFIG_ANON_VMA_NAME).
     """
     return Buffer(nbytes, pages=pages, node=node, lock=lock, populate=populate, align=align, fallback=fallback,
-                  hugetlb_size=hugetlb_size, root=root)
+                  hugetlb_size=hugetlb_size, name=name, root=root)
 
 
 __all__ = ["Buffer", "BufferInUse", "PageRun", "buffer"]

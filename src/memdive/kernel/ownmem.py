@@ -125,13 +125,11 @@ def default_hugepage_size(root: KernelRoot | None = None) -> int:
 
 def thp_mode(root: KernelRoot | None = None) -> str | None:
     """The bracketed choice of transparent_hugepage/enabled ('always', 'madvise', 'never'); None if absent."""
-    data = read_optional(resolve(root).sys_path("kernel/mm/transparent_hugepage/enabled"))
-    if data is None:
-        return None
-    text = data.decode("ascii", "replace")
-    if "[" in text and "]" in text:
-        return text[text.index("[") + 1:text.index("]")]
-    return text.strip() or None
+    from .thp import parse_choice
+
+    path = resolve(root).sys_path("kernel/mm/transparent_hugepage/enabled")
+    data = read_optional(path)
+    return None if data is None else parse_choice(data, path).selected
 
 
 def thp_pmd_size(root: KernelRoot | None = None) -> int:
