@@ -72,3 +72,14 @@ def test_cli_compare_json_and_table(workload, memdive_cli):
     assert p.returncode == 2 and "no command given" in p.stderr
     p = memdive_cli("alloc", "allocators", "--json")
     assert p.returncode == 0 and {a["name"] for a in json.loads(p.stdout)} == set(ALL)
+
+
+def test_a_run_past_the_timeout_is_killed_and_said():
+    import time
+
+    from memdive.errors import MemdiveError
+
+    t = time.perf_counter()
+    with pytest.raises(MemdiveError, match="sleep under glibc ran longer than 0.3 s: killed"):
+        compare_allocators(["sleep", "30"], ["glibc"], repeat=1, timeout=0.3)
+    assert time.perf_counter() - t < 5
