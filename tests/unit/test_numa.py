@@ -3,9 +3,6 @@ distances, a CPU-less and a memory-less node; a kernel without NUMA sysfs). No p
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -166,29 +163,8 @@ def test_nodemask_encoding_round_trips():
         knuma._mode("sideways")
 
 
-def _cli(root: Path, *args):
-    import subprocess
-
-    env = dict(os.environ, MEMDIVE_ROOT=str(root))
-    return subprocess.run([sys.executable, "-m", "memdive", *args], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
 
 
-def test_cli_nodes_and_process_on_fixture_trees():
-    r = _cli(FIX / "numa-4node", "numa", "--json")
-    assert r.returncode == 0, r.stderr
-    d = json.loads(r.stdout)
-    assert d["distance_matrix"][1] == [20, 10, 16, 22]
-    assert [n["has_memory"] for n in d["nodes"]] == [True, True, True, False]
-    r = _cli(FIX / "numa-4node", "numa", "4242", "--json")
-    assert r.returncode == 0, r.stderr
-    d = json.loads(r.stdout)
-    assert d["totals_bytes"]["huge"] == {"0": 1 << 30, "1": 6 * MB}
-    r = _cli(FIX / "numa-4node", "numa", "4242")
-    assert r.returncode == 0 and "/data/my file=v1 .bin" in r.stdout and "[heap]" in r.stdout
-    assert "weighted interleave=relative|balancing:0-1" in r.stdout
-    r = _cli(FIX / "numa-2node", "numa")
-    assert r.returncode == 0 and "numa_foreign" in r.stdout and "21" in r.stdout
 
 
 def test_distances_follow_online_nodes_with_a_hole(tmp_path):
@@ -225,13 +201,3 @@ def test_migration_tally_of_per_page_statuses():
     assert t.failures == {"EACCES": 1, "EBUSY": 1, "ended on node 2": 1}
     assert t.after == {0: 3 * 4096, 1: 2 * 4096, 2: 4096}          # failed pages stay where they were
     assert sum(t.after.values()) == sum(t.before.values())
-
-
-def test_numa_settings_and_missing_ones():
-    assert knuma.read_numa_settings(R2) == {"numa_balancing": "1", "zone_reclaim_mode": "1",
-                                            "demotion_enabled": "true"}
-    assert set(knuma.read_numa_settings(R4).values()) == {None}
-    r = _cli(FIX / "numa-4node", "numa", "--no-meminfo")
-    assert "numa_balancing: unsupported" in r.stdout
-    r = _cli(FIX / "numa-2node", "numa", "--no-meminfo")
-    assert "numa_balancing = 1 (on" in r.stdout and "zone_reclaim_mode = 1 (reclaim on the local node" in r.stdout
