@@ -19,7 +19,6 @@ MB = 1 << 20
 
 
 def _cli(root: Path, *args):
-
     env = dict(os.environ, MEMDIVE_ROOT=str(root))
     return subprocess.run([sys.executable, "-m", "memdive", *args], capture_output=True, text=True, env=env,
                           timeout=60, check=False)
