@@ -86,7 +86,10 @@ def test_rollup_budget_defers_refreshes_that_cannot_be_afforded():
     with Sampler(KernelRoot.at(str(FIX)), SamplerConfig(pss_max_age=0.0, rollup_budget=1e-9)) as s:
         assert s.sample().stats.rollups == 2            # the first sample is complete
         snap = s.sample()
-    assert snap.stats.rollups == 0 and snap.stats.rollups_pending == 2
+        # a sliver of credit: one rollup may overdraw it, the other waits
+        assert snap.stats.rollups == 1 and snap.stats.rollups_pending == 1
+        snap = s.sample()
+        assert snap.stats.rollups == 0 and snap.stats.rollups_pending == 2     # repaying the debt
     assert all(p.pss_bytes is not None for p in snap.processes)       # the older figures stay
 
 

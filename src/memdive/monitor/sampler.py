@@ -220,21 +220,20 @@ class Sampler:
         due.sort()
         # A token bucket bounds the average CPU of rollups to `rollup_budget` of a core, whatever the sizes
         # of the processes (a rollup walks page tables: ~40 us for a small process, ~100 ms for 8 GiB).
-        # Candidates are served in priority order; one that cannot be afforded yet waits, and so do those
-        # after it, until enough has accrued (the bucket may hold at least the cost of the first in line).
-        # The first sample is not limited, so the first snapshot is complete.
+        # Candidates are served in priority order while the bucket holds credit; the last one may overdraw
+        # it (a big process is not starved), and the debt is repaid before any further rollup. Credit is
+        # capped at three intervals' worth, which bounds bursts. The first sample is not limited, so the
+        # first snapshot is complete.
         rate = self.config.rollup_budget
         limited = not self._first
         if limited:
-            self._tokens += rate * (dt if dt else self.config.interval)
-            head = rows[due[0][1]] if due else None
-            cap = max(rate * self.config.interval * 3, self._estimate(head[0], head[2]) if head else 0.0)
-            self._tokens = min(self._tokens, cap)
+            self._tokens = min(self._tokens + rate * (dt if dt else self.config.interval),
+                               rate * self.config.interval * 3)
         rollups = pending = 0
         denied = 0
         for n, (_, i) in enumerate(due):
             t, st, rss, swap = rows[i]
-            if limited and self._estimate(t, rss) > self._tokens:
+            if limited and self._tokens <= 0:
                 pending = len(due) - n
                 break
             c0 = time.thread_time()
@@ -313,11 +312,6 @@ class Sampler:
                         notes=tuple(notes))
         self.last = snap
         return snap
-
-    @staticmethod
-    def _estimate(t: _Track, rss: int) -> float:
-        """CPU seconds a rollup of this process will take: its last one, or ~12 ms per GiB resident."""
-        return t.cost if t.cost else 20e-6 + rss * 1.2e-11
 
     def _new_track_with(self, files: PidFiles, pid: int, st) -> _Track:
         t = self._new_track_files(files, pid, st)
