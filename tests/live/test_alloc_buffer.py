@@ -281,3 +281,9 @@ def test_unclosed_buffer_is_unmapped_with_its_last_view():
     del v
     gc.collect()
     assert all(m.start != addr for m in read_smaps(os.getpid()))      # gone with the last view
+
+
+def test_a_mapping_the_kernel_refuses_is_explained():
+    with pytest.raises(MemdiveError, match="refused to map 100.0T .ENOMEM.") as ei:
+        buffer(100 << 40)                                      # beyond 24 GiB + swap under overcommit mode 0
+    assert "overcommit_memory" in ei.value.hint

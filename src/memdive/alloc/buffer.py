@@ -252,7 +252,15 @@ class Buffer:
         page = _libc.PAGE_SIZE
         align = max(align, page)
         total = mapped + 2 * page + (align - page)
-        raw = _libc.mmap(total)
+        try:
+            raw = _libc.mmap(total)
+        except MemdiveError:
+            if ctypes.get_errno() != errno.ENOMEM:
+                raise
+            raise MemdiveError(f"the kernel refused to map {_human(total)} (ENOMEM): more than the overcommit "
+                               f"policy allows, or the address space is full",
+                               hint="see vm.overcommit_memory and CommitLimit/Committed_AS in /proc/meminfo "
+                                    "(memdive ctl shows them)") from None
         addr = _round_up(raw + page, align)
         lo, hi = addr - page, addr + mapped + page
         if lo > raw:
