@@ -284,6 +284,6 @@ def test_unclosed_buffer_is_unmapped_with_its_last_view():
 
 
 def test_a_mapping_the_kernel_refuses_is_explained():
-    with pytest.raises(MemdiveError, match="refused to map 100.0T .ENOMEM.") as ei:
-        buffer(100 << 40)                                      # beyond 24 GiB + swap under overcommit mode 0
+    with pytest.raises(MemdiveError, match="refused to map 200.0T .ENOMEM.") as ei:
+        buffer(200 << 40)                                      # beyond the 128 TiB of user address space
     assert "overcommit_memory" in ei.value.hint
