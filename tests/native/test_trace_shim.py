@@ -14,7 +14,7 @@ import pytest
 
 import memdive.trace as T
 from memdive.errors import ParseError
-from memdive.trace.run import NotTraceable
+from memdive.trace.runner import NotTraceable
 from memdive.trace import reader as R
 
 
@@ -212,3 +212,34 @@ def test_format_version_matches_the_shim():
 
     lib = ctypes.CDLL(native.path("shim"))
     assert lib.memdive_trace_format_version() == R.VERSION
+
+
+def test_setuid_target_refused(tmp_path, target):
+    import pwd
+    import shutil as sh
+
+    exe = tmp_path / "suid"
+    sh.copy(target, exe)
+    if os.geteuid() == 0:
+        os.chown(exe, pwd.getpwnam("nobody").pw_uid, -1)
+    os.chmod(exe, 0o4755)
+    with pytest.raises(NotTraceable, match="setuid"):
+        T.run([str(exe), "funcs"], output=str(tmp_path / "suid.trace"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tiny tmpfs needs root")
+def test_full_disk_disables_shim_target_runs_on(tmp_path, target):
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
+    try:
+        out = str(mnt / "x.trace")
+        p = subprocess.run([target, "sites"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, LD_PRELOAD=__import__("memdive.native", fromlist=["x"]).path("shim"),
+                                    MEMDIVE_TRACE_OUT=out))
+        assert p.returncode == 0                       # the program ran to its end
+        assert "tracing disabled" in p.stderr and "disk full" in p.stderr
+        assert p.stderr.count("memdive trace:") == 1   # warned once
+        assert T.load(out).events.size == 0           # what did fit reads back
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

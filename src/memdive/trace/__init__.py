@@ -2,14 +2,29 @@
 
     memdive.trace.run(["./prog", "arg"], output="prog.trace")  -> RunResult (path(s), exit status)
     memdive.trace.load("prog.trace")                            -> Trace (raw events, stacks, snapshots)
-    memdive.trace.analyze(trace)                                -> models.trace.TraceReport
+    memdive.trace.analyze(trace)                                -> Analysis (.report: models.trace.TraceReport)
     memdive.trace.report("prog.trace")                          -> load + analyze
+
+Names are imported on first use: `memdive trace -- CMD` starts CMD without importing numpy first.
 """
 
 from __future__ import annotations
 
-from .reader import Trace, load
-from .run import RunResult, run
-from .analysis import Analysis, analyze, report
+import importlib
+from typing import Any
 
-__all__ = ["Trace", "load", "RunResult", "run", "Analysis", "analyze", "report"]
+_LAZY = {
+    "Trace": "reader", "load": "reader",
+    "RunResult": "runner", "run": "runner", "NotTraceable": "runner",
+    "Analysis": "analysis", "analyze": "analysis", "report": "analysis",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'memdive.trace' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"memdive.trace.{mod}"), name)
+    globals()[name] = value
+    return value

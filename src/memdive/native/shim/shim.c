@@ -84,7 +84,7 @@ static struct {
     _Atomic uint64_t *stacks;         /* open-addressing table of stack hashes; id = slot + 1 */
     _Atomic uint32_t nthreads;
     _Atomic int generation;           /* bumped at fork: thread states of another generation are stale */
-    _Atomic int64_t live;             /* usable bytes live (approximate: per-thread deltas folded in) */
+    _Atomic int64_t live;             /* anonymous RSS at the last sample */
     int64_t next_snap;                /* take a pagemap snapshot when live passes this */
     _Atomic int snap_busy;
     volatile sig_atomic_t heap_request;
@@ -101,7 +101,7 @@ struct tstate {
     char *ev, *ev_end, *ev_pos;       /* current event chunk */
     char *misc, *misc_end, *misc_pos; /* current misc chunk */
     size_t ev_size, misc_size;
-    int64_t delta;
+    uint32_t nev;                     /* events since the last RSS sample */
     uintptr_t stack_lo, stack_hi;     /* for the frame-pointer walk */
     struct ucache *cache;             /* DWARF unwind results by (caller, stack pointer), validated */
 };
@@ -233,8 +233,6 @@ static void thread_key_dtor(void *arg) {
     if (t->misc) raw_munmap(t->misc, t->misc_size);
     t->ev = t->ev_pos = t->ev_end = NULL;
     t->misc = t->misc_pos = t->misc_end = NULL;
-    if (t->delta) atomic_fetch_add(&g.live, t->delta);
-    t->delta = 0;
     t->ready = 0;
     t_guard--;
 }
@@ -245,7 +243,7 @@ static void thread_init(struct tstate *t) {
     t->thread = (uint16_t)atomic_fetch_add(&g.nthreads, 1);
     t->ev = t->ev_pos = t->ev_end = NULL;
     t->misc = t->misc_pos = t->misc_end = NULL;
-    t->delta = 0;
+    t->nev = 0;
     t->stack_lo = t->stack_hi = 0;
     if (t->cache) raw_munmap(t->cache, sizeof(struct ucache)); /* ids of another file */
     t->cache = NULL;
@@ -443,6 +441,10 @@ static uint32_t stack_id(struct tstate *t, const uintptr_t *pcs, int n) {
 static void heap_state(uint32_t reason);
 static void pagemap_snapshot(uint32_t reason);
 
+/* Every RSS_EVERY events per thread: sample RSS (statm) for the timeline; when anonymous RSS passes the
+ * next threshold (+1/8 + 4 MiB over the last), snapshot pagemap: these are the peaks the resident join uses.
+ * (Tracking live bytes per event would need malloc_usable_size on every free: a cache miss per call.) */
+#define RSS_EVERY 4096
 static void rss_sample(struct tstate *t) {
     char buf[256];
     ssize_t n = read_file("/proc/self/statm", buf, sizeof(buf) - 1);
@@ -450,21 +452,16 @@ static void rss_sample(struct tstate *t) {
     buf[n] = 0;
     unsigned long size, res, shared;
     if (sscanf(buf, "%lu %lu %lu", &size, &res, &shared) != 3) return;
-    uint64_t v[2] = {(uint64_t)res * 4096u, (uint64_t)shared * 4096u};
-    long ps = sysconf(_SC_PAGESIZE);
-    v[0] = (uint64_t)res * (uint64_t)ps;
-    v[1] = (uint64_t)shared * (uint64_t)ps;
+    uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t v[2] = {(uint64_t)res * ps, (uint64_t)shared * ps};
     misc_record(t, MDT_MISC_RSS, 0, v, sizeof(v));
-}
-
-static inline void fold_delta(struct tstate *t) {
-    int64_t live = atomic_fetch_add(&g.live, t->delta) + t->delta;
-    t->delta = 0;
-    if (live > g.next_snap) {
+    int64_t anon = (int64_t)(v[0] - v[1]);
+    atomic_store(&g.live, anon);
+    if (anon > g.next_snap) {
         int busy = 0;
         if (atomic_compare_exchange_strong(&g.snap_busy, &busy, 1)) {
-            if (live > g.next_snap) {
-                g.next_snap = live + live / 8 + (4 << 20);
+            if (anon > g.next_snap) {
+                g.next_snap = anon + anon / 8 + (4 << 20);
                 pagemap_snapshot(MDT_R_PEAK);
             }
             atomic_store(&g.snap_busy, 0);
@@ -487,7 +484,6 @@ static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_
         t->ev_size = EV_CHUNK;
         t->ev_pos = t->ev + MDT_CHUNK_HEADER;
         t->ev_end = t->ev + EV_CHUNK;
-        rss_sample(t);
     }
     uint32_t stack = (func == MDT_FN_FREE || func == MDT_FN_REALLOC_FREE || func == MDT_FN_REALLOCARRAY_FREE ||
                       func == MDT_FN_MREMAP_FREE)
@@ -501,8 +497,10 @@ static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_
     uint64_t last = (uint64_t)stack | ((uint64_t)func << 32) | ((uint64_t)flags << 40) | ((uint64_t)t->thread << 48);
     ((uint64_t *)e)[3] = last;
     t->ev_pos += sizeof(*e);
-    t->delta += usable_delta;
-    if (t->delta > (256 << 10) || t->delta < -(256 << 10)) fold_delta(t);
+    if (__builtin_expect(++t->nev >= RSS_EVERY, 0)) {
+        t->nev = 0;
+        rss_sample(t);
+    }
     if (__builtin_expect(g.heap_request, 0)) {
         g.heap_request = 0;
         heap_state(MDT_R_SIGNAL);
@@ -515,8 +513,7 @@ static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_
 /* free-side events must carry a timestamp taken before the memory is released (another thread may get
  * the same address right after); alloc-side after the real call returns. */
 static inline void record_free(uint8_t func, void *p) {
-    size_t us = real.usable ? real.usable(p) : 0;
-    record(func, (uintptr_t)p, us, -(int64_t)us, NULL);
+    record(func, (uintptr_t)p, 0, 0, NULL); /* the size is the matching allocation's (the reader pairs them) */
 }
 
 static void resolve(void);
@@ -533,7 +530,7 @@ EXPORT void *malloc(size_t n) {
     if (t_guard || !g.enabled) return real.malloc(n);
     t_guard++;
     void *p = real.malloc(n);
-    if (p) record(MDT_FN_MALLOC, (uintptr_t)p, n, (int64_t)real.usable(p), __builtin_frame_address(0));
+    if (p) record(MDT_FN_MALLOC, (uintptr_t)p, n, 0, __builtin_frame_address(0));
     t_guard--;
     return p;
 }
@@ -543,7 +540,7 @@ EXPORT void *calloc(size_t a, size_t b) {
     if (t_guard || !g.enabled) return real.calloc(a, b);
     t_guard++;
     void *p = real.calloc(a, b);
-    if (p) record(MDT_FN_CALLOC, (uintptr_t)p, (uint64_t)a * b, (int64_t)real.usable(p), __builtin_frame_address(0));
+    if (p) record(MDT_FN_CALLOC, (uintptr_t)p, (uint64_t)a * b, 0, __builtin_frame_address(0));
     t_guard--;
     return p;
 }
@@ -578,19 +575,19 @@ static void *realloc_common(void *p, size_t n, uint8_t fn_alloc, uint8_t fn_free
             /* realloc(NULL, n) is a malloc */
             t_guard++;
             void *q = is_array ? real.reallocarray(NULL, nmemb, n) : real.realloc(NULL, n);
-            if (q) record(fn_alloc, (uintptr_t)q, is_array ? (uint64_t)nmemb * n : n, (int64_t)real.usable(q), frame);
+            if (q) record(fn_alloc, (uintptr_t)q, is_array ? (uint64_t)nmemb * n : n, 0, frame);
             t_guard--;
             return q;
         }
         return is_array ? real.reallocarray(p, nmemb, n) : real.realloc(p, n);
     }
     t_guard++;
-    size_t before = real.usable(p);
+    size_t before = 0; /* known to the reader from the allocation it pairs with */
     uint64_t want = is_array ? (uint64_t)nmemb * n : n;
     /* the free side is recorded before the call: another thread may get p as soon as realloc releases it */
     record_f(fn_free, want == 0 ? MDT_FL_ZERO : 0, (uintptr_t)p, before, -(int64_t)before, NULL);
     void *q = is_array ? real.reallocarray(p, nmemb, n) : real.realloc(p, n);
-    if (q) record(fn_alloc, (uintptr_t)q, want, (int64_t)real.usable(q), frame);
+    if (q) record(fn_alloc, (uintptr_t)q, want, 0, frame);
     else if (want != 0) record(fn_alloc, (uintptr_t)p, before, (int64_t)before, frame); /* failed: p still live */
     t_guard--;
     return q;
@@ -617,7 +614,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n) {
     if (t_guard || !g.enabled) return real.posix_memalign(out, align, n);
     t_guard++;
     int r = real.posix_memalign(out, align, n);
-    if (r == 0 && *out) record(MDT_FN_POSIX_MEMALIGN, (uintptr_t)*out, n, (int64_t)real.usable(*out), __builtin_frame_address(0));
+    if (r == 0 && *out) record(MDT_FN_POSIX_MEMALIGN, (uintptr_t)*out, n, 0, __builtin_frame_address(0));
     t_guard--;
     return r;
 }
@@ -628,7 +625,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n) {
         if (t_guard || !g.enabled || !real.name) return real.name ? real.name(align, n) : NULL; \
         t_guard++;                                                                          \
         void *p = real.name(align, n);                                                      \
-        if (p) record(FN, (uintptr_t)p, n, (int64_t)real.usable(p), __builtin_frame_address(0)); \
+        if (p) record(FN, (uintptr_t)p, n, 0, __builtin_frame_address(0)); \
         t_guard--;                                                                          \
         return p;                                                                           \
     }
@@ -641,7 +638,7 @@ ALIGNED_WRAPPER(memalign, MDT_FN_MEMALIGN)
         if (t_guard || !g.enabled || !real.name) return real.name ? real.name(n) : NULL;    \
         t_guard++;                                                                          \
         void *p = real.name(n);                                                             \
-        if (p) record(FN, (uintptr_t)p, n, (int64_t)real.usable(p), __builtin_frame_address(0)); \
+        if (p) record(FN, (uintptr_t)p, n, 0, __builtin_frame_address(0)); \
         t_guard--;                                                                          \
         return p;                                                                           \
     }
@@ -962,7 +959,6 @@ static void at_exit_snapshot(void) {
     if (!g.enabled) return;
     t_guard++;
     struct tstate *t = tstate();
-    if (t->delta) fold_delta(t);
     heap_state(MDT_R_EXIT);
     pagemap_snapshot(MDT_R_EXIT);
     rss_sample(t);
@@ -990,7 +986,7 @@ static void resolve(void) {
     real.mremap = (mremap_t)dlsym(RTLD_NEXT, "mremap");
     real.usable = (usable_t)dlsym(RTLD_NEXT, "malloc_usable_size");
     real.dlopen = (dlopen_t)dlsym(RTLD_NEXT, "dlopen");
-    if (!real.malloc || !real.free || !real.calloc || !real.realloc || !real.usable) {
+    if (!real.malloc || !real.free || !real.calloc || !real.realloc) {
         warn("memdive trace: cannot find the real allocator\n");
         _exit(127);
     }
