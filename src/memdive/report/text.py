@@ -17,7 +17,7 @@ def escape(s: str, limit: int = 4096) -> str:
     return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def human(n: int | float | None, unit: str = "") -> str:
+def human(n: float | None, unit: str = "") -> str:
     """1536 -> '1.5K' (binary units). None -> 'n/a'."""
     if n is None:
         return "n/a"
