@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..errors import InvalidInput
 from ..kernel import numa as knuma
 from ..kernel.ctl import Pinned
@@ -60,6 +58,8 @@ def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", m
                                    pages_moved=moved_bytes // knuma_page(), bytes_moved=moved_bytes,
                                    failures={"not moved": not_moved} if not_moved else {},
                                    seconds=time.perf_counter() - t0, before=before, after=after)
+        import numpy as np  # here, not at import: the migrate_pages path and the CLI start without it
+
         flags = knuma.MPOL_MF_MOVE_ALL if move_all else knuma.MPOL_MF_MOVE
         acc = Tally()
         src_arr = np.array(src, dtype=np.int32)
@@ -97,11 +97,15 @@ class Tally:
 
     @staticmethod
     def _add(d: dict[int, int], nodes, psize: int) -> None:
+        import numpy as np
+
         for n, cnt in zip(*np.unique(nodes, return_counts=True)):
             d[int(n)] = d.get(int(n), 0) + int(cnt) * psize
 
     def query(self, st, to: int, src_arr, psize: int):
         """Statuses of a query (node or -errno per page) -> the mask of pages to move."""
+        import numpy as np
+
         present = st >= 0
         self.not_present += int(len(st) - present.sum())
         self.examined += int(present.sum())
@@ -113,6 +117,8 @@ class Tally:
 
     def moved_batch(self, was, res, to: int, psize: int) -> None:
         """`was`: the nodes the selected pages were on; `res`: move_pages' status for each."""
+        import numpy as np
+
         ok = int((res == to).sum())
         self.moved += ok
         self.moved_bytes += ok * psize
