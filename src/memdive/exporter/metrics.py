@@ -243,7 +243,7 @@ def families(snap: Snapshot, *, by: str = "command", top: int = 30, max_series: 
             gc.add_metric([name], acc[2])
         fams += [gf, gc]
 
-    meta = [
+    meta: list = [
         GaugeMetricFamily("memdive_processes", "Processes sampled (kernel threads excluded)", value=len(snap.processes)),
         GaugeMetricFamily("memdive_processes_unreadable",
                           "Processes whose PSS could not be read (run the exporter as root)", value=snap.denied),

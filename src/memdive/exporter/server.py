@@ -106,7 +106,7 @@ class Exporter:
             out.append(f"listening on {self.config.listen} without TLS: metrics (process names, users, "
                        "memory) are readable by anyone who can reach this port; add --web-config with "
                        "tls_server_config (and basic_auth_users)")
-        elif exposed and not self.web.users:
+        elif exposed and self.web is not None and not self.web.users:
             out.append(f"listening on {self.config.listen} with TLS but no basic_auth_users: anyone who can "
                        "reach this port may scrape it")
         if self.config.group_by == "pid":
@@ -140,6 +140,8 @@ class Exporter:
             return None
         with self._lock:
             snap, seq = self._snap, self._seq
+        if snap is None:
+            return None
         r = self._rendered
         if r is not None and r[0] == seq:
             return r[1], r[2]

@@ -20,13 +20,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError, NoSuchProcess, ParseError
 from ..kernel import sysmm
 from ..kernel.io import ROOT_HINT, list_pids
 from ..kernel.root import KernelRoot, resolve
 from ..kernel.sampling import PidFiles, fd_budget
-from ..models.monitor import ProcSample, SamplerStats, Snapshot, SystemSample
+from ..models.monitor import ProcSample, SamplerStats, Snapshot, StatLite, SystemSample
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -72,7 +73,16 @@ class _Track:
         self.files = files
         self.start = start
         self.kthread = False
-        self.rollup = None
+        self.comm = ""
+        self.command = ""
+        self.uid = 0
+        self.user = ""
+        self.cgroup: str | None = None
+        self.minflt = 0
+        self.majflt = 0
+        self.cpu_ticks = 0
+        self.mono = 0.0
+        self.rollup: Any = None
         self.cost = 0.0                  # CPU seconds its last smaps_rollup read took
         self.rollup_mono = 0.0
         self.rollup_rss = -1
@@ -173,7 +183,7 @@ class Sampler:
             self._forget(pid)
 
         vanished = 0
-        rows: list[tuple[_Track, object, int, int]] = []
+        rows: list[tuple[_Track, StatLite, int, int]] = []
         for pid in pids:
             t = self._tracks.get(pid)
             try:
@@ -268,6 +278,9 @@ class Sampler:
             if t.pss_note is not None and t.rollup is None:
                 denied += 1
             cpu = st.utime_ticks + st.stime_ticks
+            fps: float | None
+            mfps: float | None
+            cpup: float | None
             if t.mono and dt:
                 span = mono - t.mono
                 fps = ((st.minflt - t.minflt) + (st.majflt - t.majflt)) / span

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from typing import Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -157,7 +158,7 @@ class TopApp(App):
         self.shown: list[ProcSample] = []
         self._rows: list[tuple] = []
         self._busy = False
-        self._timer = None
+        self._timer: Any = None
         self.samples = 0
 
     def compose(self) -> ComposeResult:
@@ -190,7 +191,7 @@ class TopApp(App):
         self.samples += 1
         self.refresh_view()
 
-    def visible(self, snap: Snapshot) -> list[ProcSample]:
+    def rows_for(self, snap: Snapshot) -> list[ProcSample]:
         procs = list(snap.processes)
         if self.pattern:
             try:
@@ -199,7 +200,7 @@ class TopApp(App):
                 rx = re.compile(re.escape(self.pattern))
             procs = [p for p in procs if rx.search(p.command) or rx.search(p.user)]
         key = SORTS[self.sort][1]
-        procs.sort(key=key, reverse=True)       # type: ignore[arg-type]
+        procs.sort(key=key, reverse=True)       # type: ignore[call-overload]
         return procs[: self.limit]
 
     def refresh_view(self) -> None:
@@ -212,7 +213,7 @@ class TopApp(App):
         if table.row_count and 0 <= table.cursor_row < len(self.shown):
             keep = self.shown[table.cursor_row].pid
         prev = [p.pid for p in self.shown]
-        self.shown = self.visible(snap)
+        self.shown = self.rows_for(snap)
         rows = [row_of(p) for p in self.shown]
         if prev == [p.pid for p in self.shown] and len(self._rows) == len(rows):
             # Same rows in the same order: touch only the cells that changed (a full rebuild of the table

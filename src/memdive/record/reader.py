@@ -112,16 +112,17 @@ class Recording:
         if text is None or text == "end":
             return None
         info = self.info()
-        if info.first_time is None:
+        if info.first_time is None or info.last_time is None:
             raise InvalidInput(f"{self.path} holds no samples yet", path=self.path)
+        first, last = info.first_time, info.last_time
         if text == "start":
-            return info.first_time
+            return first
         import re
 
         m = re.fullmatch(r"([+-])(\d+(?:\.\d+)?)([smh]?)", text.strip())
         if m:
             secs = float(m.group(2)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(3)]
-            return info.first_time + secs if m.group(1) == "+" else info.last_time - secs
+            return first + secs if m.group(1) == "+" else last - secs
         try:
             v = float(text)
             if v > 1e9:
@@ -132,11 +133,12 @@ class Recording:
 
         m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?", text.strip())
         if m:
-            for base in (info.first_time, info.last_time):
+            t = first
+            for base in (first, last):
                 day = dt.datetime.fromtimestamp(base).replace(hour=int(m.group(1)), minute=int(m.group(2)),
                                                                second=0, microsecond=0)
                 t = day.timestamp() + float(m.group(3) or 0)
-                if info.first_time - 1 <= t <= info.last_time + 1:
+                if first - 1 <= t <= last + 1:
                     return t
             return t
         try:

@@ -99,7 +99,7 @@ class Recorder:
                              "sampler_cpu_seconds) VALUES (?, ?, ?, ?, ?, ?)",
                              (snap.time, snap.interval_seconds, len(snap.processes), snap.denied, snap.vanished,
                               snap.stats.cpu_seconds if snap.stats else None))
-            sid = cur.lastrowid
+            sid = int(cur.lastrowid or 0)
             s = snap.system
             psi = s.pressure
             pvals: tuple = (None,) * 8
