@@ -86,3 +86,19 @@ def test_top_needs_a_terminal_and_rejects_bad_pattern(memdive_cli):
     assert r.returncode == 2 and "needs a terminal" in r.stderr
     r = memdive_cli("top", "--once", "(")
     assert r.returncode == 2 and "bad pattern" in r.stderr
+
+
+def test_top_once_unprivileged_says_what_root_unlocks(memdive_cli):
+    import json
+    import os
+
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("needs root to drop to nobody")
+    r = memdive_cli("top", "--once", "--json", "--interval", "0.1", user="nobody")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    roots = [p for p in d["processes"] if p["uid"] == 0]
+    assert roots and all(p["pss_bytes"] is None and p["rss_bytes"] > 0 for p in roots)
+    assert d["denied"] >= len(roots) and "root" in d["hint"]

@@ -145,3 +145,14 @@ def test_cli_newer_schema(tmp_path, memdive_cli):
     db.close()
     r = memdive_cli("replay", path)
     assert r.returncode == 1 and "newer memdive" in r.stderr and "upgrade" in r.stderr
+
+
+def test_recording_is_private_and_has_cgroups(tmp_path, memdive_cli):
+    path = tmp_path / "priv.db"
+    r = memdive_cli("record", "-o", str(path), "--duration", "0")
+    assert r.returncode == 0, r.stderr
+    assert (path.stat().st_mode & 0o777) == 0o600
+    r = memdive_cli("replay", str(path), "--by", "cgroup", "--json")
+    assert r.returncode == 0, r.stderr
+    groups = json.loads(r.stdout)["ps"]["groups"]
+    assert groups and all(g["key"] != "?" for g in groups)

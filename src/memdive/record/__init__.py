@@ -33,7 +33,7 @@ def record(path: str, *, interval: float = 1.0, duration: float | None = None, p
     from ..monitor.sampler import Sampler, SamplerConfig
 
     stop = stop or threading.Event()
-    cfg = SamplerConfig(pids=pids, interval=interval)
+    cfg = SamplerConfig(pids=pids, interval=interval, with_cgroup=True)   # cgroup read once per process
     with Sampler(root, cfg) as sampler, Recorder(path, interval=interval, append=append,
                                                  overwrite=overwrite) as rec:
         t_end = time.monotonic() + duration if duration is not None else None

@@ -47,6 +47,12 @@ class Recorder:
             from .reader import Recording
 
             Recording(path).close()          # validates: a memdive recording of a schema we write
+        if not exists:
+            # Command lines can hold secrets: the recording is readable by its owner only.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            except OSError as e:
+                raise MemdiveError(f"{path}: cannot create the recording: {e.strerror}", path=path) from None
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
