@@ -68,6 +68,7 @@ def _figure(rec: Recording, procs: list[tuple[int, int, str]]):
         t, fps = rec.proc_series(proc_id, "faults_per_second")
         ax.plot([dt.datetime.fromtimestamp(x) for x in t], [f or 0 for f in fps], label=f"{pid} faults/s")
     ax.set_ylabel("faults / s")
+    ax.set_ylim(bottom=0)
     ax.set_title("Page faults")
     ax.legend(loc="upper left", fontsize=7)
 
@@ -79,6 +80,7 @@ def _figure(rec: Recording, procs: list[tuple[int, int, str]]):
     else:
         ax.text(0.5, 0.5, "PSI was unavailable while recording", ha="center", transform=ax.transAxes)
     ax.set_ylabel("% of time stalled")
+    ax.set_ylim(bottom=0)
     ax.set_title("Memory pressure (PSI)")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     return fig
