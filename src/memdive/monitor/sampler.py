@@ -403,6 +403,8 @@ def run_every(sampler: Sampler, interval: float, stop, on_snapshot) -> None:
             snap = sampler.sample()
         except MemdiveError as e:
             on_snapshot(None, e)
+        except Exception as e:  # a long-running sampler (the exporter's) must outlive a bug in one sample
+            on_snapshot(None, MemdiveError(f"sampling failed: {type(e).__name__}: {e}"))
         else:
             on_snapshot(snap, None)
         nxt += interval
