@@ -188,3 +188,15 @@ def test_hugetlb_pages_counted_at_their_size(cbuild, spawn, memdive_cli):
         c.stop()
     finally:
         pool.write_text(f"{max(0, int(pool.read_text()) - 2)}\n")
+
+
+def test_interleave_run_shows_in_numastat(cbuild, spawn):
+    # 4096 pages allocated under --interleave 0 are counted by the kernel as interleave_hit on node 0
+    exe = cbuild("numa_touch")
+    before = knuma.read_nodes()[0].numastat["interleave_hit"]
+    c = spawn([sys.executable, "-m", "memdive", "numa", "run", "--interleave", "0", "--", exe, "4096", "1"])
+    after = knuma.read_nodes()[0].numastat["interleave_hit"]
+    assert after - before >= 4096, (before, after)
+    raw = Path("/sys/devices/system/node/node0/numastat").read_text().split()
+    assert int(raw[raw.index("interleave_hit") + 1]) >= after
+    assert " N0=4096 " in _numa_line(c.pid, int(c.info()["addr"], 16))
