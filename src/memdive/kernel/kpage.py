@@ -17,8 +17,8 @@ from .io import translate
 from .root import KernelRoot, resolve
 
 FILES = ("kpageflags", "kpagecount", "kpagecgroup")
-GAP = 64                  # read across gaps up to this many entries (a pread costs ~ 40 entries' lookups)
-MAX_SPAN = 1 << 20        # entries per pread (8 MiB)
+GAP = 32                  # read across gaps up to this many entries (a pread costs ~ 15-40 entries)
+MAX_SPAN = 1 << 18        # entries per scratch buffer (2 MiB per thread)
 
 # Documentation/admin-guide/mm/pagemap.rst, bits 0-26; page-types' one-letter symbols.
 KPF_NAMES: dict[int, tuple[str, str]] = {
@@ -124,19 +124,53 @@ def _scratch() -> np.ndarray:
 
 def _read_runs(fd: int, u: np.ndarray, lo: list[int], hi: list[int], bounds: list[int], r0: int, r1: int,
                res: np.ndarray) -> None:
+    """Values of u[bounds[r0]:bounds[r1]] into res: runs are read back to back into the scratch buffer
+    (one preadv each), and each buffer-full is gathered with one numpy operation."""
     scratch = _scratch()
-    for i in range(r0, r1):
-        a, z, p, q = lo[i], hi[i], bounds[i], bounds[i + 1]
-        if z - a < MAX_SPAN:
-            span = _read_span(fd, a, z - a + 1, scratch)
-            res[p:q] = span[u[p:q].view(np.int64) - a]
-        else:   # a run wider than the buffer: window by window
+    mv = memoryview(scratch).cast("B")
+    i = r0
+    while i < r1:
+        if hi[i] - lo[i] + 1 > MAX_SPAN:      # a run wider than the buffer: window by window
+            p, q = bounds[i], bounds[i + 1]
             part = u[p:q].view(np.int64)
-            for w in range(a, z + 1, MAX_SPAN):
+            for w in range(lo[i], hi[i] + 1, MAX_SPAN):
                 j0, j1 = np.searchsorted(part, [w, w + MAX_SPAN])
                 if j0 < j1:
-                    span = _read_span(fd, w, min(MAX_SPAN, z + 1 - w), scratch)
+                    span = _read_span(fd, w, min(MAX_SPAN, hi[i] + 1 - w), scratch)
                     res[p + j0:p + j1] = span[part[j0:j1] - w]
+            i += 1
+            continue
+        fill = 0
+        j = i
+        while j < r1 and fill + hi[j] - lo[j] + 1 <= MAX_SPAN:
+            n = hi[j] - lo[j] + 1
+            got = _pread_into(fd, mv, fill, lo[j], n)
+            if got < n:
+                scratch[fill + got:fill + n] = 0      # beyond the last PFN
+            fill += n
+            j += 1
+        # position in the scratch buffer of every u in runs i..j-1
+        p, q = bounds[i], bounds[j]
+        starts = np.array(lo[i:j], dtype=np.int64)
+        base = np.cumsum(np.array([0] + [hi[k] - lo[k] + 1 for k in range(i, j - 1)], dtype=np.int64))
+        counts = np.diff(np.array(bounds[i:j + 1], dtype=np.int64))
+        off = u[p:q].view(np.int64) + np.repeat(base - starts, counts)
+        res[p:q] = scratch[off]
+        i = j
+
+
+def _pread_into(fd: int, mv: memoryview, at: int, pfn: int, n: int) -> int:
+    """Read n entries from index pfn into the scratch buffer at entry `at`; returns entries read."""
+    got = 0
+    while got < n * 8:
+        try:
+            k = os.preadv(fd, [mv[at * 8 + got:(at + n) * 8]], pfn * 8 + got)
+        except OSError as exc:
+            raise translate(exc, "kpage*", None) from None
+        if k <= 0:
+            break
+        got += k
+    return got // 8
 
 
 def lookup_sorted(u: np.ndarray, fds: dict[str, int], buf: np.ndarray | None = None,

@@ -27,7 +27,7 @@ from ..maps import kind_of
 from ..models.pages import FlagCombo, PageEntry, PageStats, PageWalk, RegionPages
 from ..models.process import Mapping
 
-BATCH_PAGES = 1 << 20          # 8 MiB of entries per batch
+BATCH_PAGES = 1 << 19          # 4 MiB of pagemap entries per batch
 USER_END = 0x7FFFFFFFF000      # x86_64 TASK_SIZE ([vsyscall] above it is not in pagemap)
 
 # Bits of the 9-bit index entry >> 55 (entry bits 55..63).
@@ -75,6 +75,21 @@ class _Acc:
         self.hist: dict[int, int] = {}
         self.memcg: dict[int, int] = {}
         self.kpage_pages = 0
+
+    def add_matrix(self, r0: int, m: np.ndarray, combos: np.ndarray, mc: np.ndarray | None) -> None:
+        """Pages per (region r0+j, flag combination) and per (region, mapcount bin)."""
+        R = m.shape[0]
+        tot = m.sum(axis=0)
+        self.kpage_pages += int(tot.sum())
+        for f, c in zip(combos.tolist(), tot.tolist()):
+            if c:
+                self.hist[f] = self.hist.get(f, 0) + c
+        bits = ((combos[:, None] >> _KSHIFTS[None, :]) & np.uint64(1)).astype(np.int64)
+        lru, act = _KNAMES.index("_lru"), _KNAMES.index("_active")
+        self.k[r0:r0 + R, :-1] += m @ bits
+        self.k[r0:r0 + R, -1] += m @ (bits[:, lru] * bits[:, act])
+        if mc is not None:
+            self.mapcount[r0:r0 + R] += mc
 
     def add_kpage(self, i: int, flags: np.ndarray, counts: np.ndarray | None, cg: np.ndarray | None,
                   mult: np.ndarray | None = None) -> None:
@@ -135,6 +150,124 @@ def _merge_runs(first: np.ndarray, npg: np.ndarray, idx: np.ndarray, gap: int = 
     starts = np.flatnonzero(np.concatenate(([True], ~join)))
     ends = np.concatenate((starts[1:], [len(first)])) - 1
     return list(zip(first[starts].tolist(), (end[ends] - first[starts]).tolist(), idx[starts].tolist()))
+
+
+REGION_BITS = 24
+
+
+def _combos(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and each element's index among them (int32). Page flags take few
+    distinct values: guess them from a sample, then check chunk by chunk (bounded temporaries;
+    np.unique on millions of values costs seconds in numpy 2.4)."""
+    out = np.empty(len(v), dtype=np.int32)
+    if len(v) == 0:
+        return v[:0], out
+    cand = np.unique(v[:: max(1, len(v) // 4096)])
+    ch = 1 << 18
+    for a in range(0, len(v), ch):
+        part = v[a:a + ch]
+        inv = np.searchsorted(cand, part)
+        np.minimum(inv, len(cand) - 1, out=inv)
+        miss = cand[inv] != part
+        if miss.any():      # values the sample missed: widen the set and start again
+            cand = np.union1d(cand, np.unique(v[a:][cand[np.minimum(np.searchsorted(cand, v[a:]), len(cand) - 1)]
+                                                   != v[a:]]))
+            for b in range(0, len(v), ch):
+                out[b:b + ch] = np.searchsorted(cand, v[b:b + ch])
+            return cand, out
+        out[a:a + ch] = inv
+    return cand, out
+
+
+class _KpageJoin:
+    """PFNs of present pages, tagged with their region, joined with kpage* in large sorted sets.
+
+    Keys are PFN << 24 | region (relative to the first region in the set); a set of up to
+    `size` keys is sorted in place, its distinct PFNs looked up in runs (kernel.kpage), and the
+    results counted per region as (region x flag-combination) matrices. Large sets matter: a
+    process's pages are spread over all of physical memory, and each set's runs cost a pass over
+    the PFN range they cover.
+    """
+
+    def __init__(self, acc: _Acc, fds: dict[str, int], pid: int):
+        self.acc, self.fds, self.pid = acc, fds, pid
+        # 16 MiB of keys with kpageflags alone, 8 MiB when kpagecount/kpagecgroup double the values
+        self.size = (1 << 21) if len(fds) == 1 else (1 << 20)
+        self.keys = np.empty(self.size, dtype=np.uint64)
+        self.fill = 0
+        self.r0 = 0
+
+    def add(self, i: int, pfns: np.ndarray) -> None:
+        while len(pfns):
+            if self.fill == 0:
+                self.r0 = i
+            elif i - self.r0 >= 1 << REGION_BITS:
+                self.flush()
+                continue
+            take = min(len(pfns), self.size - self.fill)
+            k = self.keys[self.fill:self.fill + take]
+            np.left_shift(pfns[:take], np.uint64(REGION_BITS), out=k)
+            k |= np.uint64(i - self.r0)
+            self.fill += take
+            pfns = pfns[take:]
+            if self.fill == self.size:
+                self.flush()
+
+    def flush(self) -> None:
+        n = self.fill
+        if not n:
+            return
+        self.fill = 0
+        keys = self.keys[:n]
+        keys.sort()
+        sh = np.uint64(REGION_BITS)
+        if not (keys[-1] >> sh):
+            raise AccessDenied("pagemap PFNs read as 0", pid=self.pid, hint=pm.PFN_HINT)
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        ch = 1 << 18
+        for a in range(1, n, ch):
+            b = min(n, a + ch)
+            np.not_equal(keys[a:b] >> sh, keys[a - 1:b - 1] >> sh, out=new[a:b])
+        u = keys[new]
+        u >>= sh
+        vals = kp.lookup_sorted(u, self.fds)
+        del u
+        combos, cinv = _combos(vals.pop("kpageflags"))
+        counts = vals.pop("kpagecount", None)
+        mbin = np.minimum(counts, MAPCOUNT_BINS - 1).astype(np.int8) if counts is not None else None
+        del counts
+        cgs = vals.pop("kpagecgroup", None)
+        cg_vals, cg_inv = _combos(cgs) if cgs is not None else (None, None)
+        del cgs
+        mask = np.uint64((1 << REGION_BITS) - 1)
+        C = len(combos)
+        # regions present: max over chunks (keys are sorted by PFN, not region)
+        R = max(int((keys[a:a + ch] & mask).max()) for a in range(0, n, ch)) + 1
+        m = np.zeros((R, C), dtype=np.int64)
+        mc = np.zeros((R, MAPCOUNT_BINS), dtype=np.int64) if mbin is not None else None
+        cgc = np.zeros(len(cg_vals), dtype=np.int64) if cg_vals is not None else None
+        base = -1
+        for a in range(0, n, ch):
+            b = min(n, a + ch)
+            idx = np.cumsum(new[a:b], dtype=np.int64)
+            idx += base
+            base = int(idx[-1])
+            reg = (keys[a:b] & mask).astype(np.int64)
+            if R * C <= 1 << 24:
+                m += np.bincount(reg * C + cinv[idx], minlength=R * C).reshape(R, C)
+            else:
+                np.add.at(m, (reg, cinv[idx]), 1)
+            if mc is not None:
+                mc += np.bincount(reg * MAPCOUNT_BINS + mbin[idx], minlength=R * MAPCOUNT_BINS).reshape(
+                    R, MAPCOUNT_BINS)
+            if cgc is not None:
+                cgc += np.bincount(cg_inv[idx], minlength=len(cg_vals))
+        self.acc.add_matrix(self.r0, m, combos, mc)
+        if cgc is not None:
+            for v, c in zip(cg_vals.tolist(), cgc.tolist()):
+                if c:
+                    self.acc.memcg[v] = self.acc.memcg.get(v, 0) + c
 
 
 def select(maps: list[Mapping], start: int | None = None, end: int | None = None,
@@ -264,7 +397,7 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
         memcg = None
         if detail == "kpage":
             histogram = [FlagCombo(flags=f, symbol=kp.flag_symbol(f), names=tuple(kp.flag_names(f)), pages=c)
-                         for f, c in sorted(acc.hist.items(), key=lambda x: -x[1])]
+                         for f, c in sorted(acc.hist.items(), key=lambda x: (-x[1], x[0]))]
             if "kpagecgroup" in fds:
                 paths = kp.memcg_paths(set(acc.memcg), r)
                 memcg = {paths.get(ino, f"inode {ino}" if ino else "(none)"): n for ino, n in
@@ -292,6 +425,7 @@ def _read_pages(fd: int, work: list[tuple[int, int, int]], acc: _Acc, fds: dict[
     takes the mmap lock shared, and releases the GIL).
     """
     buf = np.empty(BATCH_PAGES, dtype=np.uint64)
+    join = _KpageJoin(acc, fds, pid) if fds else None
     fill = 0
     segs: list[tuple[int, int, int]] = []     # (region, a, z) in buf
     reads: list[tuple[int, int, int]] = []    # (first page, count, offset in buf)
@@ -330,17 +464,10 @@ def _read_pages(fd: int, work: list[tuple[int, int, int]], acc: _Acc, fds: dict[
         top = _top9(e)
         for i, a, z in segs:
             acc.top[i] += np.bincount(top[a:z], minlength=512)
-        if fds:
+        if join is not None:
             for i, a, z in segs:
                 seg = e[a:z]
-                pfns = seg[top[a:z] >= 256] & np.uint64(pm.PFN_MASK)
-                if not len(pfns):
-                    continue
-                u, mult = kp.unique_counts(pfns)
-                if not u[-1]:
-                    raise AccessDenied("pagemap PFNs read as 0", pid=pid, hint=pm.PFN_HINT)
-                vals = kp.lookup_sorted(u, fds)
-                acc.add_kpage(i, vals["kpageflags"], vals.get("kpagecount"), vals.get("kpagecgroup"), mult)
+                join.add(i, seg[top[a:z] >= 256] & np.uint64(pm.PFN_MASK))
         fill = 0
         segs.clear()
         reads.clear()
@@ -359,6 +486,8 @@ def _read_pages(fd: int, work: list[tuple[int, int, int]], acc: _Acc, fds: dict[
             if fill == BATCH_PAGES:
                 flush()
     flush()
+    if join is not None:
+        join.flush()
 
 
 def entries(pid: int, start: int, end: int, *, limit: int = 65536, root: KernelRoot | None = None) -> list[PageEntry]:
