@@ -358,15 +358,4 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
                     site_peak=site_peak, site_leaked=site_leak, internal_sites=internal)
 
 
-def describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        import signal
-
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit status {returncode}"
-
-
-__all__ = ["Analysis", "analyze", "report", "describe_exit", "os"]
+__all__ = ["Analysis", "analyze", "report", "os"]

@@ -165,3 +165,14 @@ def _promote_exec_images(out: str, pid: int) -> None:
     last = max(images, key=lambda p: int(p.rsplit("exec", 1)[1] or 0))
     os.replace(out, f"{out}.{pid}.exec0")
     os.replace(last, out)
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"

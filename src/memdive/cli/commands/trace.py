@@ -61,7 +61,7 @@ def run(args) -> int:
     if not 1 <= args.frames <= 128:
         raise InvalidInput("--frames must be 1..128")
     from ...trace import run as trace_run
-    from ...trace.analysis import describe_exit
+    from ...trace.runner import describe_exit
 
     res = trace_run(cmd, output=args.output, follow_fork=args.follow_fork, unwind=args.unwind, frames=args.frames)
     if args.json:
