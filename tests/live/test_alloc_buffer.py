@@ -141,6 +141,14 @@ def test_node0_is_verified_in_numa_maps():
         assert r.verdicts()[0].startswith(f"node=0: {4 * MiB} of {4 * MiB}")
 
 
+@pytest.mark.parametrize("policy,shown", [("preferred", "prefer:0"), ("interleave", "interleave:0"),
+                                          ("preferred_many", "prefer (many):0")])
+def test_node_policy_modes_reach_numa_maps(policy, shown):
+    with buffer(1 * MiB, node=0, policy=policy, populate=True) as b:
+        nm = [x for x in numa.read_numa_maps(os.getpid()) if x.start == b.address]
+        assert nm[0].policy == shown == b.report().numa_policy
+
+
 def test_absent_or_memoryless_node_is_explained():
     with pytest.raises(InvalidInput, match="node 7 does not exist") as ei:
         buffer(4096, node=7)
@@ -149,6 +157,8 @@ def test_absent_or_memoryless_node_is_explained():
         buffer(4096, node=3, root=KernelRoot.at(os.path.join(FIXTURES, "numa-4node")))
     with pytest.raises(InvalidInput):
         buffer(4096, node=-1)
+    with pytest.raises(InvalidInput, match="policy"):
+        buffer(4096, node=0, policy="local")
 
 
 @requires_root

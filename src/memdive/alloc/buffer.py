@@ -26,6 +26,7 @@ from ..kernel.root import KernelRoot, resolve
 from ..models.alloc import BufferReport, PageRun
 
 PAGES = ("4k", "thp", "hugetlb", "auto")
+POLICIES = ("bind", "preferred", "preferred_many", "interleave")   # how `node` is applied (mbind mode)
 ADVICE = ("normal", "sequential", "random", "willneed", "dontneed", "cold", "pageout", "remove", "hugepage",
           "nohugepage", "free", "populate_read", "populate_write", "collapse", "dontfork", "dofork")
 _ids = itertools.count(1)
@@ -125,8 +126,8 @@ class Buffer:
     """An anonymous mapping placed as asked. Use `.view` (a memoryview) or `.numpy(dtype)`;
     `.report()` says what it really got. Close it (or use `with`) to unmap."""
 
-    def __init__(self, nbytes: int, *, pages: str = "4k", node=None, lock: bool | str = False,
-                 populate: bool = False, align: int = 64, fallback: str | None = None,
+    def __init__(self, nbytes: int, *, pages: str = "4k", node=None, policy: str = "bind",
+                 lock: bool | str = False, populate: bool = False, align: int = 64, fallback: str | None = None,
                  hugetlb_size: int | None = None, name: str | None = None, root: KernelRoot | None = None):
         if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes <= 0:
             raise InvalidInput(f"buffer size must be a positive number of bytes, not {nbytes!r}")
@@ -144,6 +145,11 @@ class Buffer:
         self.nbytes = nbytes
         self.asked_pages = pages
         self.asked_node = _node_tuple(node)
+        if policy not in POLICIES:
+            raise InvalidInput(f"policy={policy!r}: use one of {', '.join(POLICIES)}")
+        if policy == "preferred" and self.asked_node is not None and len(self.asked_node) != 1:
+            raise InvalidInput("policy='preferred' takes one node (use 'preferred_many' for several)")
+        self.policy = policy
         self.asked_lock = lock
         self.asked_populate = bool(populate)
         self.align = align
@@ -284,7 +290,7 @@ class Buffer:
         if self.asked_node is not None:
             from ..kernel import numa
 
-            numa.mbind(addr, mapped, "bind", self.asked_node)
+            numa.mbind(addr, mapped, self.policy, self.asked_node)
         if self.asked_lock:
             self._mlock(onfault=self.asked_lock == "onfault")
         if self.asked_populate and self.asked_lock is not True:
@@ -454,19 +460,21 @@ class Buffer:
                              notes=tuple(self.notes), root=self._root)
 
 
-def buffer(nbytes: int, *, pages: str = "4k", node=None, lock: bool | str = False, populate: bool = False,
-           align: int = 64, fallback: str | None = None, hugetlb_size: int | None = None,
+def buffer(nbytes: int, *, pages: str = "4k", node=None, policy: str = "bind", lock: bool | str = False,
+           populate: bool = False, align: int = 64, fallback: str | None = None, hugetlb_size: int | None = None,
            name: str | None = None, root: KernelRoot | None = None) -> Buffer:
     """A placement-aware anonymous buffer of NBYTES.
 
     pages: "4k" (madvise NOHUGEPAGE where THP is 'always'), "thp" (2 MiB aligned, madvise HUGEPAGE),
     "hugetlb" (MAP_HUGETLB; an empty pool raises unless fallback='thp' or '4k'), "auto" (hugetlb if the
-    pool has the pages, THP from 4 MiB, else 4k). node: a node id or ids (mbind MPOL_BIND). lock: True
+    pool has the pages, THP from 4 MiB, else 4k). node: a node id or ids, applied with mbind in mode
+    `policy` ('bind' as libnuma's numa_alloc_onnode, 'preferred', 'preferred_many', 'interleave'). lock: True
     (mlock) or 'onfault' (mlock2 MLOCK_ONFAULT). populate: fault all pages in now. align: power of two.
     hugetlb_size: the hugetlb page size (default Hugepagesize). name: shown as [anon:memdive:NAME] in
     maps where the kernel names anonymous memory (CONFIG_ANON_VMA_NAME).
     """
-    return Buffer(nbytes, pages=pages, node=node, lock=lock, populate=populate, align=align, fallback=fallback,
+    return Buffer(nbytes, pages=pages, node=node, policy=policy, lock=lock, populate=populate, align=align,
+                  fallback=fallback,
                   hugetlb_size=hugetlb_size, name=name, root=root)
 
 

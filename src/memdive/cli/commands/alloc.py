@@ -38,6 +38,8 @@ def add_arguments(p) -> None:
     b.add_argument("size", type=parse_size, help="bytes (4096, 64k, 2M, 1G)")
     b.add_argument("--pages", choices=("4k", "thp", "hugetlb", "auto"), default="auto")
     b.add_argument("--node", type=int, action="append", help="bind to this NUMA node (repeatable)")
+    b.add_argument("--policy", choices=("bind", "preferred", "preferred_many", "interleave"), default="bind",
+                   help="how --node applies (mbind mode; default bind)")
     b.add_argument("--lock", action="store_true", help="mlock the buffer")
     b.add_argument("--populate", action="store_true", help="fault every page in now")
     b.add_argument("--fallback", choices=("thp", "4k"), help="if hugetlb fails, fall back to this")
@@ -79,7 +81,7 @@ def _buffer(args) -> int:
     from ...alloc.buffer import buffer
 
     node = tuple(args.node) if args.node else None
-    with buffer(args.size, pages=args.pages, node=node, lock=args.lock, populate=args.populate,
+    with buffer(args.size, pages=args.pages, node=node, policy=args.policy, lock=args.lock, populate=args.populate,
                 fallback=args.fallback) as buf:
         if args.touch:
             arr = buf.numpy()
