@@ -134,6 +134,11 @@ def test_cli(copy, memdive_cli):
     assert (ch["before_total"], ch["after_total"], ch["complete"]) == (0, 2, True)
     p = _cli(memdive_cli, "hugetlb", "--release", "2", "--size", "1G", "--node", "1", "--yes", root=copy)
     assert p.returncode == 0 and "2 -> 0" in p.stdout
+    p = _cli(memdive_cli, "hugetlb", "--node", "1", "--size", "2M")  # filters of the view
+    pools = p.stdout.split("hugetlbfs mounts")[0]
+    assert p.returncode == 0 and "node 1" in pools and "node 0" not in pools and "1.0G" not in pools
+    p = _cli(memdive_cli, "hugetlb", "--node", "4")
+    assert p.returncode == 2 and "node 4" in p.stderr
     p = _cli(memdive_cli, "hugetlb", "--reserve", "-3", "--yes", root=copy)
     assert p.returncode == 2 and "negative" in p.stderr
     p = _cli(memdive_cli, "hugetlb", "--size", "3M", "--reserve", "1", "--yes", root=copy)

@@ -174,7 +174,13 @@ def test_cli_thp(memdive_cli):
     assert json.loads(p.stdout)["anon_huge_bytes"] == 32 * M
     p = _cli(memdive_cli, "thp", "4242")
     assert p.returncode == 0 and "not yet collapsed by khugepaged" in " ".join(p.stdout.split())
-    for bad in (["thp", "x"], ["thp", "1", "2"], ["thp", "collapse"], ["thp", "collapse", "4242"]):
+    for bad in (
+        ["thp", "x"],
+        ["thp", "1", "2"],
+        ["thp", "collapse"],
+        ["thp", "collapse", "4242"],
+        ["thp", "4242", "--range", "1000-2000"],
+    ):
         p = _cli(memdive_cli, *bad)
         assert p.returncode == 2 and "Traceback" not in p.stderr, (bad, p.stderr)
     p = _cli(memdive_cli, "thp", "99999")

@@ -222,7 +222,8 @@ def collapse_json(results: list[CollapseResult]) -> list:
 # --- hugetlb -----------------------------------------------------------------------------------------
 
 
-def hugetlb_renderables(h: HugetlbSystem) -> list:
+def hugetlb_renderables(h: HugetlbSystem, node: int | None = None) -> list:
+    """The pools (per node too when there are several nodes, or when NODE asks for one) and the mounts."""
     from rich.text import Text
 
     from .tables import table
@@ -243,8 +244,10 @@ def hugetlb_renderables(h: HugetlbSystem) -> list:
                 human_bytes(p.total_bytes),
             )
         )
-        if len(p.nodes) > 1 or (p.nodes and p.nodes[0].total != p.total):
+        if node is not None or len(p.nodes) > 1 or (p.nodes and p.nodes[0].total != p.total):
             for n in p.nodes:
+                if node is not None and n.node != node:
+                    continue
                 rows.append(
                     (
                         "",

@@ -83,9 +83,19 @@ def run(args) -> int:
             change = h.set_pool(size, args.set, args.node, force=args.force)
         else:
             change = h.release(size, None if args.release == -1 else args.release, args.node)
-    elif args.node is not None or args.size is not None:
-        pass  # filters for the view below
     s = h.hugetlb_system()
+    if change is None and args.size is not None:  # --size / --node alone: filters of the view
+        import dataclasses
+
+        if not any(p.size_bytes == args.size for p in s.pools):
+            raise InvalidInput(f"no hugetlb pool of {args.size // 1024} kB on this kernel")
+        s = dataclasses.replace(s, pools=tuple(p for p in s.pools if p.size_bytes == args.size))
+    if (
+        change is None
+        and args.node is not None
+        and not any(n.node == args.node for p in s.pools for n in p.nodes)
+    ):
+        raise InvalidInput(f"node {args.node} has no hugetlb pools")
     if args.json:
         from ...report.jsonout import to_jsonable
 
@@ -104,6 +114,6 @@ def run(args) -> int:
     if change is not None:
         c.print(pool_change_text(change))
         c.print()
-    for r in hugetlb_renderables(s):
+    for r in hugetlb_renderables(s, args.node):
         c.print(r)
     return 0 if change is None or change.complete else 1

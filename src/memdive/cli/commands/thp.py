@@ -66,6 +66,10 @@ def run(args) -> int:
     from ..common import emit_json
 
     action, pid = _targets(args)
+    if action != "collapse" and args.range is not None:
+        from ...errors import InvalidInput
+
+        raise InvalidInput("--range goes with `memdive thp collapse PID`")
     if action == "collapse":
         from ...hugepages.thp import collapse
         from ..common import require_yes
