@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,20 @@ def test_rollup_budget_defers_refreshes_that_cannot_be_afforded():
         snap = s.sample()
         assert snap.stats.rollups == 0 and snap.stats.rollups_pending == 2     # repaying the debt
     assert all(p.pss_bytes is not None for p in snap.processes)       # the older figures stay
+
+
+def test_an_expensive_rollup_does_not_hold_up_cheap_ones():
+    with Sampler(KernelRoot.at(str(FIX)), SamplerConfig(pss_max_age=0.0, rollup_budget=0.02)) as s:
+        s.sample()
+        for _ in range(3):
+            s._tracks[4242].cost = 1.0               # as if 4242 were a 20 GiB process: 1 s per rollup
+            s._tokens_big = -1.0                     # ... whose last rollup left its bucket in debt
+            time.sleep(0.05)
+            snap = s.sample()
+            # the big one waits for the debt to be repaid; the small one is still refreshed every time
+            assert snap.stats.rollups == 1 and snap.stats.rollups_pending == 1
+            ages = {p.pid: p.pss_age_seconds for p in snap.processes}
+            assert ages[4243] < 0.01 and ages[4242] >= 0.05
 
 
 def test_sampler_pids_filter_and_vanished(tmp_path):

@@ -7,8 +7,9 @@ in use no process can have swapped pages, so the read is skipped). System: memin
 PSS/USS need smaps_rollup, which walks the page tables (~40 µs per small process here, far more for
 big ones; a full pass over 400 processes alone costs ~4% of a core at 1 Hz). So rollups are refreshed
 only for processes seen for the first time, whose RSS or swap moved since their last rollup, or whose
-figure is older than `pss_max_age` — in that order of priority, within a CPU budget: a token bucket that
-lets rollups use `rollup_budget` (1%) of one core on average, whatever the sizes of the processes.
+figure is older than `pss_max_age` — in that order of priority, within a CPU budget: token buckets that
+let rollups use `rollup_budget` (0.5%) of one core on average, whatever the sizes of the processes, with
+the cheap rollups of small processes never held up by the expensive one of a big process.
 Each process carries the age of its PSS figure.
 
 RSS comes from stat's field 24, which Linux 6.2+ reads from per-CPU counters without summing them: it can
@@ -31,6 +32,12 @@ from ..models.monitor import ProcSample, SamplerStats, Snapshot, StatLite, Syste
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+# A rollup expected to cost more CPU seconds than this is "big": it is paid from its own budget.
+BIG_ROLLUP = 0.002
+
+# A kernel thread's PID is re-read only every this many samples (to notice its exit and a reuse of its PID).
+KTHREAD_RECHECK = 10
 
 # vmstat counters the recorder keeps and `top` shows rates of (the exporter exports every event counter).
 VMSTAT_RECORDED_PREFIXES = ("thp_", "compact_")
@@ -96,7 +103,7 @@ class SamplerConfig:
     pss_max_age: float = 10.0          # refresh PSS at least this often (seconds)
     move_bytes: int = 256 << 10        # RSS/swap change that counts as "moved" (or move_fraction of RSS)
     move_fraction: float = 0.01
-    rollup_budget: float = 0.01        # share of one core that PSS refreshes may use, on average
+    rollup_budget: float = 0.005       # share of one core that PSS refreshes may use, on average
     interval: float = 1.0              # expected interval (sizes the rollup budget)
     with_cgroup: bool = False
     extras: bool = False               # also buddyinfo and NUMA nodes (the exporter)
@@ -116,6 +123,8 @@ class Sampler:
         self._fds_open = 0
         self._first = True
         self._psi_note: str | None = None
+        self._ticks = 0
+        self._tokens_big = 0.0
         self._tokens = 0.0               # CPU seconds the PSS refreshes may still spend (a token bucket)
         self.last: Snapshot | None = None
 
@@ -184,8 +193,12 @@ class Sampler:
 
         vanished = 0
         rows: list[tuple[_Track, StatLite, int, int]] = []
+        recheck = self._ticks % KTHREAD_RECHECK == 0
+        self._ticks += 1
         for pid in pids:
             t = self._tracks.get(pid)
+            if t is not None and t.kthread and not recheck:
+                continue        # kernel threads have no memory: their PID is re-checked every few samples
             try:
                 if t is None:
                     files = self._files(pid)
@@ -228,24 +241,30 @@ class Sampler:
             if d is not None:
                 due.append((d, i))
         due.sort()
-        # A token bucket bounds the average CPU of rollups to `rollup_budget` of a core, whatever the sizes
+        # Two token buckets bound the average CPU of rollups to `rollup_budget` of a core, whatever the sizes
         # of the processes (a rollup walks page tables: ~40 us for a small process, ~100 ms for 8 GiB).
-        # Candidates are served in priority order while the bucket holds credit; the last one may overdraw
-        # it (a big process is not starved), and the debt is repaid before any further rollup. Credit is
-        # capped at three intervals' worth, which bounds bursts. The first sample is not limited, so the
-        # first snapshot is complete.
-        rate = self.config.rollup_budget
+        # Half the budget serves cheap rollups (expected under BIG_ROLLUP seconds), in priority order while
+        # credit lasts; the other half serves expensive ones, which may overdraw it (else a big process
+        # would never be refreshed) and then wait until the debt is repaid — without holding up the cheap
+        # ones. Credit is capped at three intervals' worth (bounded bursts). The first sample is not
+        # limited, so the first snapshot is complete.
+        half = self.config.rollup_budget / 2
         limited = not self._first
         if limited:
-            self._tokens = min(self._tokens + rate * (dt if dt else self.config.interval),
-                               rate * self.config.interval * 3)
+            accrue = half * (dt if dt else self.config.interval)
+            cap = half * self.config.interval * 3
+            self._tokens = min(self._tokens + accrue, cap)
+            self._tokens_big = min(self._tokens_big + accrue, cap)
         rollups = pending = 0
         denied = 0
-        for n, (_, i) in enumerate(due):
+        for _, i in due:
             t, st, rss, swap = rows[i]
-            if limited and self._tokens <= 0:
-                pending = len(due) - n
-                break
+            big = False
+            if limited:
+                big = (t.cost if t.cost else 20e-6 + rss * 1.2e-11) > BIG_ROLLUP
+                if (self._tokens_big if big else self._tokens) <= 0:
+                    pending += 1
+                    continue
             c0 = time.thread_time()
             try:
                 ru = t.files.rollup()
@@ -263,7 +282,9 @@ class Sampler:
                 continue
             finally:
                 t.cost = time.thread_time() - c0
-                if limited:
+                if big:
+                    self._tokens_big -= t.cost
+                elif limited:
                     self._tokens -= t.cost
             if ru is None:
                 continue
