@@ -154,9 +154,56 @@ def main() -> None:
                "glibc malloc/free in C (reference)")
         for k, v in times.items():
             print(f"    {k:<40} {statistics.median(v) / CHURN * 1e9:8.1f} ns per pair")
+    placement()
     s = pool.stats()
     print(f"\npool after the run: {s.allocs} allocs, {s.frees} frees, {s.in_use} in use, "
           f"{s.double_frees} double frees")
+
+
+def placement(size: int = 256 << 20, gathers: int = 4 << 20) -> None:
+    """Page backing matters: fault-in and random gathers on 256 MiB from numpy's own allocation (which
+    madvises HUGEPAGE above 4 MiB) against memdive buffers asked for 4k and thp pages."""
+    import numpy as np
+
+    from memdive.alloc import buffer
+
+    n = size // 8
+    idx = np.random.default_rng(8).integers(0, n, gathers)
+    arrays: dict[str, object] = {}
+
+    def make(kind: str):
+        def alloc() -> float:
+            t = time.perf_counter()
+            if kind == "numpy":
+                a = np.ones(n, dtype=np.uint64)
+            else:
+                b = buffer(size, pages=kind, populate=True)
+                a = b.numpy("uint64")
+                a[:] = 1
+                arrays[kind + "-buf"] = b
+            dt = time.perf_counter() - t
+            arrays[kind] = a
+            return dt
+        return alloc
+
+    def gather(kind: str):
+        def run() -> float:
+            a = arrays[kind]
+            t = time.perf_counter()
+            a[idx].sum()
+            return time.perf_counter() - t
+        return run
+
+    kinds = {"numpy.ones (reference)": "numpy", "memdive buffer pages=4k": "4k", "memdive buffer pages=thp": "thp"}
+    times = alternate({k: make(v) for k, v in kinds.items()}, rounds=5)
+    report(f"allocate and fault in {size >> 20} MiB", times, "numpy.ones (reference)")
+    times = alternate({k: gather(v) for k, v in kinds.items()}, rounds=5)
+    report(f"{gathers} random 8-byte gathers over {size >> 20} MiB", times, "numpy.ones (reference)")
+    for k, v in times.items():
+        print(f"    {k:<40} {statistics.median(v) / gathers * 1e9:8.1f} ns per gather")
+    for kind in ("4k", "thp"):
+        r = arrays[kind + "-buf"].report()
+        print(f"    backing obtained for pages={kind}: {(r.thp_bytes or 0) >> 20} MiB of {size >> 20} MiB in THP")
 
 
 if __name__ == "__main__":
