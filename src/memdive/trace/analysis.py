@@ -222,7 +222,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     # non-allocator frame is a libc function that does not allocate on the caller's behalf
     leak_stacks = np.unique(stack[leaked & is_alloc])
     internal: set[int] = set()
-    first = tr.stacks.first_frames() if leak_stacks.size else {}
+    first = dict(zip(leak_stacks.tolist(), tr.stacks.first_frames(leak_stacks).tolist()))
     verdict: dict[tuple[int, ...], bool] = {}
     runtime_obj: dict[str, bool] = {}
 
@@ -236,7 +236,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
 
     for sid in leak_stacks.tolist():
         a0 = first.get(sid)
-        if a0 is None or not in_runtime(a0):
+        if not a0 or not in_runtime(a0):
             continue  # allocated directly by the program or a library: a leak if never freed
         pcs = tr.stacks[sid]
         inner = []

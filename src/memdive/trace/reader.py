@@ -7,6 +7,7 @@ ends mid-chunk (the traced process was killed, or the disk filled) reads up to i
 from __future__ import annotations
 
 import mmap
+from array import array
 import os
 import struct
 from dataclasses import dataclass, field
@@ -41,22 +42,27 @@ _CHUNK = struct.Struct("<IIQIIIIQ")
 
 
 class StackTable:
-    """Stack id -> return addresses (innermost first), stored as one array (a million stacks fit in memory)."""
+    """Stack id -> return addresses (innermost first). Numpy arrays, no per-stack Python objects: a
+    million stacks of 20+ frames take ~200 MB, not gigabytes."""
 
     def __init__(self) -> None:
-        self._pos: dict[int, int] = {}
+        self.ids = np.zeros(0, np.uint32)          # sorted
+        self.offsets = np.zeros(1, np.int64)       # frames of ids[i]: frames[offsets[i]:offsets[i+1]]
         self.frames = np.zeros(0, np.uint64)
-        self.offsets = np.zeros(1, np.int64)
 
     def __len__(self) -> int:
-        return len(self._pos)
+        return int(self.ids.size)
+
+    def _index(self, sid: int) -> int:
+        i = int(np.searchsorted(self.ids, sid))
+        return i if i < self.ids.size and int(self.ids[i]) == sid else -1
 
     def __contains__(self, sid: object) -> bool:
-        return sid in self._pos
+        return isinstance(sid, (int, np.integer)) and self._index(int(sid)) >= 0
 
     def get(self, sid: int, default=None):
-        i = self._pos.get(sid)
-        if i is None:
+        i = self._index(int(sid))
+        if i < 0:
             return default
         return tuple(self.frames[self.offsets[i]: self.offsets[i + 1]].tolist())
 
@@ -67,13 +73,19 @@ class StackTable:
         return v
 
     def items(self):
-        for sid in self._pos:
+        for sid in self.ids.tolist():
             yield sid, self[sid]
 
-    def first_frames(self) -> dict[int, int]:
-        """stack id -> innermost return address."""
-        return {sid: int(self.frames[self.offsets[i]]) for sid, i in self._pos.items()
-                if self.offsets[i + 1] > self.offsets[i]}
+    def first_frames(self, sids: np.ndarray) -> np.ndarray:
+        """Innermost return address of each stack id in SIDS (0 where unknown or empty)."""
+        sids = np.asarray(sids, np.uint32)
+        out = np.zeros(sids.size, np.uint64)
+        if not self.ids.size or not sids.size:
+            return out
+        i = np.minimum(np.searchsorted(self.ids, sids), self.ids.size - 1)
+        ok = (self.ids[i] == sids) & (self.offsets[i + 1] > self.offsets[i])
+        out[ok] = self.frames[self.offsets[i[ok]]]
+        return out
 
 
 @dataclass
@@ -154,9 +166,9 @@ def _parse(path: str, data) -> Trace:
                max_frames=max_frames, allocator=alloc.split(b"\0", 1)[0].decode(errors="replace"),
                events=np.zeros(0, EVENT), stacks=StackTable(), threads={})
     ev_parts: list[np.ndarray] = []
-    st_ids: list[int] = []
-    st_word: list[int] = []      # first frame as a word index into the file
-    st_len: list[int] = []
+    st_ids = array("Q")          # stack records: id, first frame as a word index into the file, frame count
+    st_word = array("Q")
+    st_len = array("Q")
     off = HEADER_SIZE
     while off + CHUNK_HEADER <= n:
         magic, kind, csize, cpid, tid, thread, _r2, ts = _CHUNK.unpack_from(data, off)
@@ -185,6 +197,8 @@ def _parse(path: str, data) -> Trace:
                 if bad.any():
                     raise _bad(path, f"corrupt event in chunk at offset {off}")
                 ev_parts.append(arr.copy())
+            del arr
+            _drop(data, off, end)   # the copy is ours: let the file's pages leave our RSS
         elif kind == CHUNK_MISC:
             _misc(tr, data, body, end, st_ids, st_word, st_len)
         else:
@@ -192,23 +206,46 @@ def _parse(path: str, data) -> Trace:
         off += csize
     if st_ids:
         words = np.frombuffer(data, dtype="<u8", count=n // 8)
-        lens = np.asarray(st_len, np.int64)
+        ids = np.frombuffer(st_ids, np.uint64).astype(np.uint32)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        keep = np.ones(ids.size, bool)
+        keep[1:] = ids[1:] != ids[:-1]            # a stack written twice (table full, races): keep one
+        order, ids = order[keep], ids[keep]
+        word = np.frombuffer(st_word, np.uint64).astype(np.int64)[order]
+        lens = np.frombuffer(st_len, np.uint64).astype(np.int64)[order]
         offsets = np.zeros(lens.size + 1, np.int64)
         np.cumsum(lens, out=offsets[1:])
-        idx = np.repeat(np.asarray(st_word, np.int64) - offsets[:-1], lens) + np.arange(int(offsets[-1]))
+        frames = np.empty(int(offsets[-1]), np.uint64)
+        step = 1 << 16                            # gather in batches: bounded temporaries
+        for a in range(0, lens.size, step):
+            b = min(a + step, lens.size)
+            lo, hi = int(offsets[a]), int(offsets[b])
+            idx = np.repeat(word[a:b] - offsets[a:b], lens[a:b])
+            idx += np.arange(lo, hi, dtype=np.int64)
+            frames[lo:hi] = words[idx]
         tab = tr.stacks
-        tab.frames = words[idx].copy()
-        tab.offsets = offsets
-        tab._pos = {sid: i for i, sid in enumerate(st_ids)}
+        tab.ids, tab.offsets, tab.frames = ids, offsets, frames
+        del words
     if ev_parts:
-        ev = np.concatenate(ev_parts)
-        order = np.argsort(ev["ts"], kind="stable")
-        tr.events = ev[order]
+        ev = np.concatenate(ev_parts) if len(ev_parts) > 1 else ev_parts[0]
+        ev_parts.clear()
+        ts = ev["ts"]
+        if ts.size > 1 and not bool((ts[1:] >= ts[:-1]).all()):   # threads interleave: order by time
+            ev = ev[np.argsort(ts, kind="stable")]
+        tr.events = ev
         tr.end_ns = max(tr.end_ns, int(tr.events["ts"][-1]))
     return tr
 
 
-def _misc(tr: Trace, data, pos: int, end: int, st_ids: list[int], st_word: list[int], st_len: list[int]) -> None:
+def _drop(data, start: int, end: int) -> None:
+    try:
+        data.madvise(mmap.MADV_DONTNEED, start, end - start)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _misc(tr: Trace, data, pos: int, end: int, st_ids: array, st_word: array, st_len: array) -> None:
     u64 = struct.Struct("<QQ")
     unpack = u64.unpack_from
     while pos + 16 <= end:
