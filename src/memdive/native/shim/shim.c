@@ -36,7 +36,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
-#define EV_CHUNK (1u << 20)
+#define EV_CHUNK (256u << 10)
 #define MISC_CHUNK (64u << 10)
 #define MAX_FRAMES_CAP 128
 #define STACK_SLOTS (1u << 22)
