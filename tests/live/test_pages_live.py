@@ -207,3 +207,16 @@ def test_unprivileged_pfns_unavailable(nobody_target, memdive_cli):
     # and another user's process is refused with the hint
     p = memdive_cli("pages", str(os.getpid()), user="nobody")
     assert p.returncode == 1 and "permission denied" in p.stderr
+
+
+def test_totals_fast_path_equals_walk(target, memdive_cli):
+    from memdive.pages.walker import totals
+
+    c, _ = target
+    t = totals(c.pid)
+    w = walk(c.pid, detail="scan")
+    for f in ("virtual_pages", "present_pages", "swapped_pages", "zero_pages", "pmd_mapped_pages"):
+        assert getattr(t, f) == getattr(w.total, f), f
+    assert t.pmd_mapped_pages >= SIZES["thp"] * 0 and t.present_pages >= 100 + 256 + 256
+    d = json.loads(memdive_cli("pages", str(c.pid), "--fast", "--total", "--json").stdout)
+    assert d["total"]["present_pages"] == t.present_pages

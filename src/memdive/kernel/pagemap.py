@@ -59,7 +59,7 @@ assert ctypes.sizeof(PmScanArg) == 96 and ctypes.sizeof(PageRegion) == 24
 # _IOWR('f', 16, struct pm_scan_arg)
 PAGEMAP_SCAN = (3 << 30) | (ctypes.sizeof(PmScanArg) << 16) | (ord("f") << 8) | 16
 REGION_DTYPE = np.dtype([("start", "<u8"), ("end", "<u8"), ("categories", "<u8")])
-_VEC_LEN = 65536   # 1.5 MiB of regions per ioctl
+_VEC_LEN = 8192    # 192 KiB of regions per ioctl (more: the walk resumes)
 
 
 def open_pagemap(pid: int | str, root: KernelRoot | None = None) -> int:

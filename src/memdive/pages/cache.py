@@ -14,7 +14,7 @@ import os
 import stat as _stat
 import time
 
-from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, MemdiveError
+from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import pagecache as pc
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 from ..models.pagecache import CacheReport, FileCache
@@ -122,9 +122,10 @@ def files(paths: list[str], *, action: str | None = None, method: str = "auto", 
                 assert locked is not None
                 locked.maps += pc.lock_file(fd, st.st_size, path)
             out.append(measure(path, st, fd, method))
-        except (AccessDenied, MemdiveError) as exc:
-            if isinstance(exc, InvalidInput):
-                raise
+        except MemdiveError as exc:
+            if isinstance(exc, InvalidInput) or (method == "cachestat" and isinstance(exc, KernelFeatureMissing)
+                                                 and "not implemented" in str(exc)):
+                raise       # asked for cachestat on a kernel without it: say so, once
             out.append(FileCache(path=path, size_bytes=st.st_size,
                                  total_pages=(st.st_size + PAGE_SIZE - 1) // PAGE_SIZE, cached_pages=None,
                                  error=exc.one_line()))

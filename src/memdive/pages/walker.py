@@ -111,33 +111,42 @@ class _Acc:
             for u, c in zip(*(x.tolist() for x in _hist(cg, mult))):
                 self.memcg[u] = self.memcg.get(u, 0) + c
 
-    def stats(self, i: int | None, virtual_pages: int, detail: str, method: str, soft_dirty: bool) -> PageStats:
-        sl = slice(None) if i is None else slice(i, i + 1)
-        d: dict = {"virtual_pages": virtual_pages}
-        sc = self.scan[sl].sum(axis=0)
+    def all_stats(self, virtual: list[int], detail: str, method: str, soft_dirty: bool) -> tuple[list[PageStats],
+                                                                                                 PageStats]:
+        """PageStats of every region and the total, from whole-matrix operations (one pass)."""
+        cols: dict[str, np.ndarray] = {}
         if detail == "scan":
-            d["present_pages"], d["swapped_pages"] = int(sc[0]), int(sc[1])
+            cols["present_pages"], cols["swapped_pages"] = self.scan[:, 0], self.scan[:, 1]
         else:
-            t = self.top[sl].sum(axis=0) @ _TOP_MATRIX
-            d.update({n: int(v) for n, v in zip(_TOP_NAMES, t)})
-            if not soft_dirty:
-                d["soft_dirty_pages"] = None
+            t = self.top @ _TOP_MATRIX
+            for j, n in enumerate(_TOP_NAMES):
+                cols[n] = t[:, j]
         if method == "PAGEMAP_SCAN":
-            d["zero_pages"], d["pmd_mapped_pages"] = int(sc[2]), int(sc[3])
+            cols["zero_pages"], cols["pmd_mapped_pages"] = self.scan[:, 2], self.scan[:, 3]
         if self.k is not None:
-            k = self.k[sl].sum(axis=0)
-            kd = dict(zip(_KNAMES, k.tolist()))
-            for name in _KNAMES:
-                if not name.startswith("_") and name != "zero_pages":
-                    d[name] = kd[name]
-            if method != "PAGEMAP_SCAN":
-                d["zero_pages"] = kd["zero_pages"]
-            d["lru_active_pages"] = int(k[-1])
-            d["lru_inactive_pages"] = kd["_lru"] - int(k[-1])
-            mc = self.mapcount[sl].sum(axis=0)
-            d["mapcount_pages"] = {(str(j) if j < MAPCOUNT_BINS - 1 else f"{j}+"): int(v)
-                                   for j, v in enumerate(mc) if v}
-        return PageStats(**d)
+            for j, n in enumerate(_KNAMES):
+                if not n.startswith("_") and (n != "zero_pages" or method != "PAGEMAP_SCAN"):
+                    cols[n] = self.k[:, j]
+            cols["lru_active_pages"] = self.k[:, -1]
+            cols["lru_inactive_pages"] = self.k[:, _KNAMES.index("_lru")] - self.k[:, -1]
+        names = list(cols)
+        mat = np.stack([cols[n] for n in names], axis=1) if names else np.zeros((len(virtual), 0), np.int64)
+        rows = mat.tolist() + [mat.sum(axis=0).tolist()]
+        mcs = None
+        if self.mapcount is not None:
+            mc = self.mapcount
+            mcs = mc.tolist() + [mc.sum(axis=0).tolist()]
+        out = []
+        for i, row in enumerate(rows):
+            d = dict(zip(names, row))
+            d["virtual_pages"] = virtual[i] if i < len(virtual) else sum(virtual)
+            if detail != "scan" and not soft_dirty:
+                d["soft_dirty_pages"] = None
+            if mcs is not None:
+                d["mapcount_pages"] = {(str(j) if j < MAPCOUNT_BINS - 1 else f"{j}+"): v
+                                       for j, v in enumerate(mcs[i]) if v}
+            out.append(PageStats(**d))
+        return out[:-1], out[-1]
 
 
 def _merge_runs(first: np.ndarray, npg: np.ndarray, idx: np.ndarray, gap: int = 64) -> list[tuple[int, int, int]]:
@@ -302,20 +311,31 @@ def _scan_runs(fd: int, sel: list[tuple[Mapping, int, int]], pid: int, whole: bo
     S = np.array([lo for _, lo, _ in sel], dtype=np.uint64)
     E = np.array([hi for _, _, hi in sel], dtype=np.uint64)
     idx = np.searchsorted(S, rs, side="right") - 1
-    bad = (idx < 0) | (re > E[np.maximum(idx, 0)]) | (rs >= E[np.maximum(idx, 0)])
-    if bad.any():   # runs crossing a VMA edge (adjacent VMAs with equal categories) or outside: split
+    j = np.maximum(idx, 0)
+    bad = (idx < 0) | (re > E[j]) | (rs >= E[j])
+    if bad.any():
+        # runs crossing a VMA edge (adjacent VMAs with equal categories) or outside the selection:
+        # cut them at every VMA start and end inside them, then keep the pieces inside a VMA
+        cuts = np.union1d(S, E)
+        bs, be, bc = rs[bad], re[bad], cat[bad]
+        i0 = np.searchsorted(cuts, bs, side="right")
+        i1 = np.searchsorted(cuts, be, side="left")
+        k = i1 - i0                                   # inner cut points per run
+        pieces = k + 1
+        owner = np.repeat(np.arange(len(bs)), pieces)
+        first = np.concatenate(([0], np.cumsum(pieces)[:-1]))
+        pos = np.arange(len(owner)) - first[owner]    # piece number within its run
+        ci = i0[owner] + pos                          # index of the cut that ends this piece
+        ps = np.where(pos == 0, bs[owner], cuts[np.minimum(ci - 1, len(cuts) - 1)])
+        pe = np.where(pos == k[owner], be[owner], cuts[np.minimum(ci, len(cuts) - 1)])
+        pi = np.searchsorted(S, ps, side="right") - 1
+        ok = (pi >= 0) & (ps < pe)
+        ok &= ps < E[np.maximum(pi, 0)]
         keep = ~bad
-        xs, xe, xc, xi = [rs[keep]], [re[keep]], [cat[keep]], [idx[keep]]
-        for s, e, c in zip(rs[bad].tolist(), re[bad].tolist(), cat[bad].tolist()):
-            j = int(np.searchsorted(S, s, side="right")) - 1
-            j = max(j, 0)
-            while j < len(S) and int(S[j]) < e:
-                a, b = max(s, int(S[j])), min(e, int(E[j]))
-                if a < b:
-                    xs.append(np.array([a], np.uint64)); xe.append(np.array([b], np.uint64))
-                    xc.append(np.array([c], np.uint64)); xi.append(np.array([j]))
-                j += 1
-        rs, re, cat, idx = (np.concatenate(x) for x in (xs, xe, xc, xi))
+        rs = np.concatenate((rs[keep], ps[ok]))
+        re = np.concatenate((re[keep], pe[ok]))
+        cat = np.concatenate((cat[keep], bc[owner][ok]))
+        idx = np.concatenate((idx[keep], pi[ok]))
         o = np.argsort(rs, kind="stable")
         rs, re, cat, idx = rs[o], re[o], cat[o], idx[o]
     return rs, re, cat, idx.astype(np.intp)
@@ -376,7 +396,9 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
                 w = np.where((cat & np.uint64(bit)) != 0, npg, 0)
                 acc.scan[:, col] += np.bincount(idx, weights=w, minlength=len(sel)).astype(np.int64)
             dense = int(acc.scan[:, :2].sum()) > DENSE_FRACTION * sum((hi - lo) // page for _, lo, hi in sel)
-            if method == "auto" and dense:
+            if detail == "scan":
+                work = []
+            elif method == "auto" and dense:
                 # mostly present: one sequential pagemap read beats thousands of small ones
                 work = [(lo // page, (hi - lo) // page, i) for i, (_, lo, hi) in enumerate(sel)]
             else:
@@ -388,11 +410,9 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
         if detail == "kpage" and acc.kpage_pages == 0 and acc.top[:, 256:].sum() > 0:
             pass
         method_name = "PAGEMAP_SCAN" if runs is not None else "pagemap"
-        regions = []
-        for i, (m, lo, hi) in enumerate(sel):
-            regions.append(RegionPages(start=lo, end=hi, perms=m.perms, kind=kind_of(m, exe), name=m.name,
-                                       stats=acc.stats(i, (hi - lo) // page, detail, method_name, soft_dirty)))
-        total = acc.stats(None, sum((hi - lo) // page for _, lo, hi in sel), detail, method_name, soft_dirty)
+        per, total = acc.all_stats([(hi - lo) // page for _, lo, hi in sel], detail, method_name, soft_dirty)
+        regions = [RegionPages(start=lo, end=hi, perms=m.perms, kind=kind_of(m, exe), name=m.name, stats=st)
+                   for (m, lo, hi), st in zip(sel, per)]
         histogram = None
         memcg = None
         if detail == "kpage":
@@ -411,6 +431,35 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
     finally:
         os.close(fd)
         kp.close_files(fds)
+
+
+def totals(pid: int, root: KernelRoot | None = None) -> PageStats:
+    """Whole-process totals from one PAGEMAP_SCAN ioctl over the user address space (no per-mapping
+    records): present, swapped, zero-page and PMD-mapped pages. The fastest question to ask."""
+    from ..kernel.io import read_bytes
+
+    r = resolve(root)
+    page = pm_page_size()
+    virtual = 0
+    for line in read_bytes(r.pid_path(pid, "maps"), pid=pid).splitlines():
+        lo, _, rest = line.partition(b"-")
+        a, b = int(lo, 16), int(rest.split(b" ", 1)[0], 16)
+        if a < USER_END:
+            virtual += (b - a) // page
+    fd = pm.open_pagemap(pid, r)
+    try:
+        parts = list(pm.scan(fd, 0, USER_END, pid=pid))
+    finally:
+        os.close(fd)
+    if not parts:
+        return PageStats(virtual_pages=virtual, present_pages=0, swapped_pages=0, zero_pages=0, pmd_mapped_pages=0)
+    regs = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    npg = (regs["end"] - regs["start"]) // np.uint64(page)
+    cat = regs["categories"]
+    c = [int(npg[(cat & np.uint64(b)) != 0].sum()) for b in
+         (pm.PAGE_IS_PRESENT, pm.PAGE_IS_SWAPPED, pm.PAGE_IS_PFNZERO, pm.PAGE_IS_HUGE)]
+    return PageStats(virtual_pages=virtual, present_pages=c[0], swapped_pages=c[1], zero_pages=c[2],
+                     pmd_mapped_pages=c[3])
 
 
 def pm_page_size() -> int:

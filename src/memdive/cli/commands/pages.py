@@ -30,6 +30,8 @@ def add_arguments(p) -> None:
                    help="scan: PAGEMAP_SCAN ioctl (6.7+); read: read pagemap in full; auto: scan where possible")
     p.add_argument("--fast", action="store_true",
                    help="PAGEMAP_SCAN only: present, swapped, zero-page and PMD-mapped counts (fastest)")
+    p.add_argument("--total", action="store_true",
+                   help="only whole-process totals (with --fast: one PAGEMAP_SCAN ioctl, no per-mapping walk)")
     p.add_argument("--no-kpage", action="store_true", help="do not join kpageflags/kpagecount/kpagecgroup")
     p.add_argument("--pages", action="store_true", help="show page counts instead of bytes")
     p.add_argument("--top", type=int, default=40, metavar="N", help="mappings shown (by present pages; 0 = all)")
@@ -58,6 +60,18 @@ def run(args) -> int:
         if es and any(e.present for e in es) and all(e.pfn is None for e in es if e.present):
             c.print("PFNs, kpageflags: unavailable (hint: PFNs and kpageflags need CAP_SYS_ADMIN: run as root)")
         return 0
+    if args.fast and args.total and not (args.range or args.region):
+        from ...pages.walker import totals
+
+        t = totals(args.pid)
+        if args.json:
+            from ..common import emit_json
+
+            emit_json({"pid": args.pid, "method": "PAGEMAP_SCAN", "total": t})
+        else:
+            print(f"PID {args.pid}: {t.present_pages} of {t.virtual_pages} pages present, {t.swapped_pages} swapped, "
+                  f"{t.zero_pages} zero-page, {t.pmd_mapped_pages} PMD-mapped (PAGEMAP_SCAN)")
+        return 0
     detail = "scan" if args.fast else ("pagemap" if args.no_kpage else "auto")
     w = walk(args.pid, start=lo, end=hi, region=args.region, method="scan" if args.fast else args.method,
              detail=detail)
@@ -71,6 +85,12 @@ def run(args) -> int:
 
     c = console()
     c.print(walk_header(w), markup=False)
+    if args.total:
+        from ...report.jsonout import to_jsonable
+
+        c.print("  ".join(f"{k.removesuffix('_pages')}={v}" for k, v in to_jsonable(w.total).items()
+                          if v is not None), markup=False)
+        return 0
     c.print(walk_tables(w, pages=args.pages, top=args.top or None))
     for extra in (mapcount_line(w), histogram_table(w), memcg_table(w)):
         if extra is not None:
