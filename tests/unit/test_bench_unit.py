@@ -211,3 +211,11 @@ def test_renderers_and_json_on_synthetic_records(tmp_path):
         rb.plot(s, str(p))
         assert p.stat().st_size > 1000
     assert rb.size(4096) == "4K" and rb.size(6144) == "6K" and rb.size(3 * M // 2) == "1.5M" and rb.size(100) == "100B"
+
+
+def test_extra_plateau_between_llc_and_dram_is_named_for_it():
+    sizes = [4096 << i for i in range(16)]  # 4K .. 128M
+    ns = [1.2] * 4 + [3.8] * 3 + [8.0] + [15.0] * 3 + [27.0, 27.5] + [150.0, 152.0, 155.0]
+    lv = find_plateaus(sizes, ns, CACHES[:2] + (CacheLevel(level=3, type="Unified", size_bytes=8 * M),))
+    assert [x.name for x in lv] == ["L1", "L2", "L3", "L3..DRAM", "DRAM"]
+    assert lv[3].sysfs_bytes is None and (lv[3].first_bytes, lv[3].last_bytes) == (8 * M, 16 * M)

@@ -65,6 +65,10 @@ def find_plateaus(sizes: Sequence[int], ns: Sequence[float], caches: Sequence[Ca
             name, sysfs = "DRAM", None
         elif k < len(levels):
             name, sysfs = f"L{levels[k].level}", levels[k].size_bytes
+        elif levels and dram_last:
+            # more flat stretches than caches: past the LLC and before DRAM (TLB reach, a shared or
+            # partly available LLC on a busy machine); named for what they lie between
+            name, sysfs = f"L{levels[-1].level}..DRAM", None
         else:
             name, sysfs = f"level{k + 1}", None
         out.append(Plateau(name=name, first_bytes=s[r[0]], last_bytes=s[r[-1]],
