@@ -128,6 +128,8 @@ def test_fallback_equals_scan_path(target):
         if ra.kind in ("stack",):      # the stack may move a page between the two walks
             continue
         for f in fields:
+            if f == "mapcount_pages" and ra.kind not in ("anon", "heap"):
+                continue     # library pages' mapcounts change as other processes come and go
             assert getattr(ra.stats, f) == getattr(rb.stats, f), (ra.name, f)
     fast = walk(c.pid, detail="scan")
     assert fast.total.present_pages == a.total.present_pages

@@ -40,10 +40,11 @@ def _cli(oldk, *args, user=None):
     import pwd
     import subprocess
 
-    cmd = [oldk, sys.executable, "-m", "memdive", *args]
-    if user:
+    cmd = [sys.executable, "-m", "memdive", *args]
+    if user:   # the filter first, then drop privileges (setpriv), then memdive
         pw = pwd.getpwnam(user)
         cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", *cmd]
+    cmd = [oldk, *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -59,12 +60,15 @@ def test_pages_without_pagemap_scan_equals_fast_path(oldk, cbuild, spawn):
     keys = ["virtual_pages", "present_pages", "swapped_pages", "exclusive_pages", "file_or_shared_pages"]
     if fast.detail == "kpage":
         keys += ["thp_pages", "zero_pages", "anon_pages", "mapcount_pages"]
+    # (library pages' mapcounts change as other processes start and exit: compared for anon only)
     by_start = {r["start"]: r for r in old["regions"]}
     assert set(by_start) == {r.start for r in fast.regions}
     for r in fast.regions:
         if r.kind == "stack":
             continue
         for k in keys:
+            if k == "mapcount_pages" and r.kind not in ("anon", "heap"):
+                continue
             assert by_start[r.start]["stats"][k] == getattr(r.stats, k), (r.name, k)
     p = _cli(oldk, "pages", str(c.pid), "--fast")
     assert p.returncode == 1 and "PAGEMAP_SCAN" in p.stderr and "Linux 6.7" in p.stderr
