@@ -22,6 +22,7 @@ from memdive.models.bench import (
     CacheLevel,
     LatencyPoint,
     LatencyResult,
+    PrefetchResult,
     Stats,
 )
 
@@ -202,6 +203,10 @@ def test_renderers_and_json_on_synthetic_records(tmp_path):
     text = out.read_text()
     assert "L3" in text and "vs sysfs" in text and "note: tlb: no pool" in text and "triad, 2 threads" in text
     assert "pages asked 4k, got 4k" in text
+    pf = rb.renderables(PrefetchResult(env=_env(), backing=bk, elements=8, validated=True, rows=()))
+    with open(out, "w") as f:
+        console(file=f).print(*pf)
+    assert "a[i] = a[i]*2+1" in out.read_text()
     d = json.loads(dumps(s))
     assert d["latency"]["levels"][0]["name"] == "L1"
     assert d["latency"]["points"][0]["ns_per_load"]["median"] == pytest.approx(1.2 * 1.01)

@@ -241,7 +241,10 @@ _DISPATCH: dict[type, Callable[[Any], list]] = {
 
 
 def renderables(result: Any) -> list:
-    return _DISPATCH[type(result)](result)
+    """Tables and lines for a console; plain strings become rich Text (no markup: 'a[i]' stays as is)."""
+    from rich.text import Text
+
+    return [Text(x) if isinstance(x, str) else x for x in _DISPATCH[type(result)](result)]
 
 
 def plot(result: Any, path: str) -> str:
