@@ -166,6 +166,7 @@ int mdb_process_array(uint32_t *a, size_t n, size_t dist, int reps, int warm, in
             size_t stop = n > dist + 16 ? (n - dist - 16) & ~(size_t)15 : 0, i = 0;
             for (; i < stop; i += 16) {
                 __builtin_prefetch(&a[i + dist], 1, 3);
+#pragma omp simd
                 for (size_t j = i; j < i + 16; j++) a[j] = a[j] * 2u + 1u;
             }
             for (; i < n; i++) a[i] = a[i] * 2u + 1u;
