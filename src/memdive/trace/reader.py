@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import MemdiveError, ParseError
 
 MAGIC = b"MEMDIVET"
-VERSION = 1                       # trace_format.h MDT_VERSION
+VERSION = 2                       # trace_format.h MDT_VERSION
 HEADER_SIZE = 4096
 CHUNK_MAGIC = 0x4B43444D
 CHUNK_HEADER = 64
@@ -35,8 +35,12 @@ FREE_FUNCS = (4, 6, 7)
 MAP_FUNCS = (13, 15)
 UNMAP_FUNCS = (14, 16)
 
+# in memory (what analysis uses): one record per event, time in ns since the start
 EVENT = np.dtype([("ts", "<u8"), ("addr", "<u8"), ("size", "<u8"), ("stack", "<u4"), ("func", "u1"),
                   ("flags", "u1"), ("thread", "<u2")])
+# on disk: 24 bytes (trace_format.h struct mdt_event)
+RAW_EVENT = np.dtype([("w0", "<u8"), ("w1", "<u8"), ("w2", "<u8")])
+LOW56 = (1 << 56) - 1
 _HDR = struct.Struct("<8sIIIIQQIIIIQ64s")
 _CHUNK = struct.Struct("<IIQIIIIQ")
 
@@ -159,7 +163,10 @@ def _parse(path: str, data) -> Trace:
      alloc) = _HDR.unpack_from(data, 0)
     if version > VERSION:
         raise ParseError(f"{path}: trace format version {version} is newer than this memdive reads ({VERSION})",
-                           path=path, hint="upgrade memdive")
+                         path=path, hint="upgrade memdive")
+    if version < VERSION:
+        raise ParseError(f"{path}: trace format version {version} is older than this memdive reads ({VERSION})",
+                         path=path, hint="record the program again")
     if version < 1 or header_size != HEADER_SIZE:
         raise _bad(path, f"bad header (version {version}, header size {header_size})")
     tr = Trace(path=path, pid=pid, ppid=ppid, start_realtime_ns=rt_ns, page_size=page_size or 4096, flags=flags,
@@ -187,18 +194,27 @@ def _parse(path: str, data) -> Trace:
         tr.end_ns = max(tr.end_ns, ts)
         body = off + CHUNK_HEADER
         if kind == CHUNK_EVENTS:
-            cnt = (end - body) // EVENT.itemsize
-            arr = np.frombuffer(data, dtype=EVENT, count=cnt, offset=body)
-            zero = np.flatnonzero(arr["func"] == 0)
-            if zero.size:
-                arr = arr[: zero[0]]
-            if arr.size:
-                bad = (arr["func"] >= len(FUNCS))
-                if bad.any():
+            cnt = (end - body) // RAW_EVENT.itemsize
+            raw = np.frombuffer(data, dtype=RAW_EVENT, count=cnt, offset=body)
+            func = (raw["w1"] >> np.uint64(56)).astype(np.uint8)
+            zero = np.flatnonzero(func == 0)
+            k = int(zero[0]) if zero.size else cnt
+            if k:
+                if (func[:k] >= len(FUNCS)).any():
                     raise _bad(path, f"corrupt event in chunk at offset {off}")
-                ev_parts.append(arr.copy())
-            del arr
-            _drop(data, off, end)   # the copy is ours: let the file's pages leave our RSS
+                arr = np.empty(k, EVENT)
+                w0 = raw["w0"][:k]
+                arr["ts"] = (w0 & np.uint64(0xFFFFFFFF)) + np.uint64(ts)
+                arr["stack"] = (w0 >> np.uint64(32)).astype(np.uint32)
+                arr["addr"] = raw["w1"][:k] & np.uint64(LOW56)
+                arr["func"] = func[:k]
+                w2 = raw["w2"][:k]
+                arr["size"] = w2 & np.uint64(LOW56)
+                arr["flags"] = (w2 >> np.uint64(56)).astype(np.uint8)
+                arr["thread"] = thread & 0xFFFF
+                ev_parts.append(arr)
+            del raw, func
+            _drop(data, off, end)   # copied out: let the file's pages leave our RSS
         elif kind == CHUNK_MISC:
             _misc(tr, data, body, end, st_ids, st_word, st_len)
         else:

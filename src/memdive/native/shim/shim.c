@@ -99,6 +99,7 @@ struct tstate {
     uint16_t thread;
     pid_t tid;
     char *ev, *ev_end, *ev_pos;       /* current event chunk */
+    uint64_t ev_base;                 /* its start time: events store 32-bit offsets from it */
     char *misc, *misc_end, *misc_pos; /* current misc chunk */
     size_t ev_size, misc_size;
     uint32_t nev;                     /* events since the last RSS sample */
@@ -474,7 +475,13 @@ static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_
                             void *frame) {
     struct tstate *t = tstate();
     if (!g.enabled) return;
-    if (__builtin_expect(t->ev_pos >= t->ev_end, 0)) {
+    uint32_t stack = (func == MDT_FN_FREE || func == MDT_FN_REALLOC_FREE || func == MDT_FN_REALLOCARRAY_FREE ||
+                      func == MDT_FN_MREMAP_FREE)
+                         ? 0
+                         : capture(t, frame);
+    uint64_t now = now_ns() - g.t0;
+    if (__builtin_expect(t->ev_pos >= t->ev_end || now - t->ev_base > 0xffffffffull, 0)) {
+        /* a new chunk when full, or when the 32-bit time offset from its start would overflow (4.3 s) */
         if (t->ev) raw_munmap(t->ev, t->ev_size);
         t->ev = claim(MDT_CHUNK_EVENTS, EV_CHUNK, t);
         if (!t->ev) {
@@ -482,21 +489,17 @@ static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_
             return;
         }
         t->ev_size = EV_CHUNK;
+        t->ev_base = ((struct mdt_chunk_header *)t->ev)->ts_ns;
         t->ev_pos = t->ev + MDT_CHUNK_HEADER;
-        t->ev_end = t->ev + EV_CHUNK;
+        t->ev_end = t->ev + EV_CHUNK - sizeof(struct mdt_event) + 1;
+        if (now < t->ev_base) now = t->ev_base;
     }
-    uint32_t stack = (func == MDT_FN_FREE || func == MDT_FN_REALLOC_FREE || func == MDT_FN_REALLOCARRAY_FREE ||
-                      func == MDT_FN_MREMAP_FREE)
-                         ? 0
-                         : capture(t, frame);
-    struct mdt_event *e = (struct mdt_event *)t->ev_pos;
-    e->ts = now_ns() - g.t0 + 1;
-    e->addr = addr;
-    e->size = size;
+    uint64_t *w = (uint64_t *)t->ev_pos;
+    w[0] = (now - t->ev_base) | ((uint64_t)stack << 32);
+    w[2] = (size & MDT_LOW56) | ((uint64_t)flags << 56);
     atomic_signal_fence(memory_order_release);
-    uint64_t last = (uint64_t)stack | ((uint64_t)func << 32) | ((uint64_t)flags << 40) | ((uint64_t)t->thread << 48);
-    ((uint64_t *)e)[3] = last;
-    t->ev_pos += sizeof(*e);
+    w[1] = ((uint64_t)addr & MDT_LOW56) | ((uint64_t)func << 56); /* func != 0: the record is complete */
+    t->ev_pos += sizeof(struct mdt_event);
     if (__builtin_expect(++t->nev >= RSS_EVERY, 0)) {
         t->nev = 0;
         rss_sample(t);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define MDT_MAGIC "MEMDIVET"          /* 8 bytes at offset 0 */
-#define MDT_VERSION 1
+#define MDT_VERSION 2
 #define MDT_HEADER_SIZE 4096
 #define MDT_CHUNK_MAGIC 0x4b43444du   /* "MDCK" little-endian */
 #define MDT_CHUNK_HEADER 64
@@ -43,16 +43,14 @@ struct mdt_chunk_header {             /* 64 bytes */
     uint8_t pad[24];
 };
 
-/* An event: 32 bytes. ts is ns since start + 1 (never 0). */
+/* An event: 24 bytes, in a per-thread EVENTS chunk (the thread is the chunk's).
+ *   w0 = ns since the chunk's ts_ns (32 bits) | stack id << 32 (0 = none)
+ *   w1 = address (56 bits) | func << 56 (never 0: stored last, marks the record complete)
+ *   w2 = size (56 bits: requested bytes for alloc/map, length for unmap, 0 for free) | flags << 56 */
 struct mdt_event {
-    uint64_t ts;
-    uint64_t addr;
-    uint64_t size;                    /* requested bytes (alloc/map), usable bytes (free), length (unmap) */
-    uint32_t stack;                   /* stack id, 0 = none */
-    uint8_t func;                     /* MDT_FN_*, never 0: stored last */
-    uint8_t flags;
-    uint16_t thread;
+    uint64_t w0, w1, w2;
 };
+#define MDT_LOW56 ((1ull << 56) - 1)
 
 #define MDT_FL_ZERO 1                 /* on a realloc(free) event: realloc(p, 0) */
 
