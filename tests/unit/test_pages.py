@@ -136,3 +136,16 @@ def test_report_renders_fixture():
     assert "libfoo.so" in out and "kpageflags combinations" in out
     d = json.loads(dumps(w))
     assert d["total"]["present_pages"] == 15 and d["regions"][0]["stats"]["mapcount_pages"]["1"] == 8
+
+
+def test_lookup_reusing_input_and_wide_runs(monkeypatch):
+    fds = kp.open_files(ROOT, ("kpagecount",))
+    try:
+        monkeypatch.setattr(kp, "MAX_SPAN", 2)          # runs wider than the buffer, window by window
+        u = np.array([100, 101, 102, 103, 104, 300, 301], dtype=np.uint64)
+        ref = kp.lookup_sorted(u.copy(), fds, threads=1)["kpagecount"]
+        v = u.copy()
+        out = kp.lookup_sorted(v, fds, threads=1, reuse_input=True)["kpagecount"]
+        assert out is v and out.tolist() == ref.tolist() == [1, 1, 1, 1, 1, 5, 5]
+    finally:
+        kp.close_files(fds)

@@ -91,14 +91,18 @@ def _read_span(fd: int, lo: int, n: int, buf: np.ndarray) -> np.ndarray:
 
 
 def runs(u: np.ndarray, gap: int = GAP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut sorted unique PFNs into runs: (first PFN, last PFN, index of the run's first element)."""
+    """Cut sorted unique PFNs into runs: (first PFN, last PFN, index of the run's first element).
+    Computed in chunks: no temporary as large as `u`."""
     if len(u) == 0:
         z = np.empty(0, np.int64)
         return z, z, z
-    brk = np.flatnonzero(np.diff(u.view(np.int64)) > gap) + 1
+    v = u.view(np.int64)
+    ch = 1 << 18
+    brks = [np.flatnonzero(np.diff(v[a:a + ch + 1]) > gap) + (a + 1) for a in range(0, len(v) - 1, ch)]
+    brk = np.concatenate(brks) if brks else np.empty(0, np.int64)
     starts = np.concatenate(([0], brk))
     ends = np.concatenate((brk, [len(u)])) - 1
-    return u[starts].astype(np.int64), u[ends].astype(np.int64), starts
+    return v[starts], v[ends], starts
 
 
 _pool = None
@@ -133,8 +137,10 @@ def _read_runs(fd: int, u: np.ndarray, lo: list[int], hi: list[int], bounds: lis
         if hi[i] - lo[i] + 1 > MAX_SPAN:      # a run wider than the buffer: window by window
             p, q = bounds[i], bounds[i + 1]
             part = u[p:q].view(np.int64)
-            for w in range(lo[i], hi[i] + 1, MAX_SPAN):
-                j0, j1 = np.searchsorted(part, [w, w + MAX_SPAN])
+            wins = list(range(lo[i], hi[i] + 1, MAX_SPAN))
+            cut = np.searchsorted(part, wins + [hi[i] + 1]).tolist()   # before res (maybe u) is written
+            for k, w in enumerate(wins):
+                j0, j1 = cut[k], cut[k + 1]
                 if j0 < j1:
                     span = _read_span(fd, w, min(MAX_SPAN, hi[i] + 1 - w), scratch)
                     res[p + j0:p + j1] = span[part[j0:j1] - w]
@@ -174,18 +180,25 @@ def _pread_into(fd: int, mv: memoryview, at: int, pfn: int, n: int) -> int:
 
 
 def lookup_sorted(u: np.ndarray, fds: dict[str, int], buf: np.ndarray | None = None,
-                  threads: int | None = None) -> dict[str, np.ndarray]:
+                  threads: int | None = None, reuse_input: bool = False) -> dict[str, np.ndarray]:
     """kpage* values for sorted unique PFNs `u` (uint64), from every open file in `fds`.
 
     Each run is read with one pread per file (split at MAX_SPAN entries); nothing else is read.
     The kernel spends ~100 ns per entry, so runs are read by up to THREADS threads (pread releases
     the GIL); each thread has one MAX_SPAN scratch buffer.
     """
+    if reuse_input and (len(fds) != 1 or u.dtype != np.uint64 or not u.flags.c_contiguous):
+        reuse_input = False
     u = np.ascontiguousarray(u, dtype=np.uint64)
     lo_a, hi_a, first = runs(u)
     lo, hi = lo_a.tolist(), hi_a.tolist()
     bounds = np.concatenate((first, [len(u)])).tolist()
-    out = {name: np.empty(len(u), dtype=np.uint64) for name in fds}
+    # reuse_input (one file): each run's values overwrite its own PFNs in `u` (the index is computed
+    # before the assignment), which saves an array as large as `u`
+    if reuse_input and len(fds) == 1 and u.dtype == np.uint64:
+        out = {name: u for name in fds}
+    else:
+        out = {name: np.empty(len(u), dtype=np.uint64) for name in fds}
     nthreads = THREADS if threads is None else threads
     work = [(fd, 0, len(lo), out[name]) for name, fd in fds.items()]
     total = int((hi_a - lo_a + 1).sum()) * len(fds)

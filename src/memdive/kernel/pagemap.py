@@ -166,6 +166,23 @@ def scan_supported(fd: int) -> bool:
         return False
 
 
+_malloc_tuned = False
+
+
+def bound_malloc_retention() -> None:
+    """Make glibc return large freed blocks at once: mallopt(M_MMAP_THRESHOLD, 1 MiB) fixes the
+    threshold (glibc otherwise raises it up to 32 MiB after the first large free, and the walk's
+    freed multi-MiB arrays would stay in the heap and in RSS). Harmless where it is not glibc."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    try:
+        ctypes.CDLL(None).mallopt(ctypes.c_int(-3), ctypes.c_int(1 << 20))   # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def kernel_config_option(name: str, root: KernelRoot | None = None) -> bool | None:
     """CONFIG_<name> from /proc/config.gz: True (y/m), False (not set), None (no config.gz)."""
     import gzip

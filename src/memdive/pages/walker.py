@@ -166,26 +166,28 @@ REGION_BITS = 24
 
 def _combos(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and each element's index among them (int32). Page flags take few
-    distinct values: guess them from a sample, then check chunk by chunk (bounded temporaries;
-    np.unique on millions of values costs seconds in numpy 2.4)."""
+    distinct values: guess them from a sample, add what the sample missed, then index chunk by chunk
+    (bounded temporaries; np.unique on millions of values costs seconds in numpy 2.4)."""
     out = np.empty(len(v), dtype=np.int32)
     if len(v) == 0:
         return v[:0], out
-    cand = np.unique(v[:: max(1, len(v) // 4096)])
     ch = 1 << 18
-    for a in range(0, len(v), ch):
-        part = v[a:a + ch]
-        inv = np.searchsorted(cand, part)
-        np.minimum(inv, len(cand) - 1, out=inv)
-        miss = cand[inv] != part
-        if miss.any():      # values the sample missed: widen the set and start again
-            cand = np.union1d(cand, np.unique(v[a:][cand[np.minimum(np.searchsorted(cand, v[a:]), len(cand) - 1)]
-                                                   != v[a:]]))
-            for b in range(0, len(v), ch):
-                out[b:b + ch] = np.searchsorted(cand, v[b:b + ch])
+    cand = np.unique(v[:: max(1, len(v) // 4096)])
+    for _ in range(2):
+        missing = []
+        for a in range(0, len(v), ch):
+            part = v[a:a + ch]
+            inv = np.searchsorted(cand, part)
+            np.minimum(inv, len(cand) - 1, out=inv)
+            miss = cand[inv] != part
+            if miss.any():
+                missing.append(np.unique(part[miss]))
+            else:
+                out[a:a + ch] = inv
+        if not missing:
             return cand, out
-        out[a:a + ch] = inv
-    return cand, out
+        cand = np.union1d(cand, np.concatenate(missing))
+    raise AssertionError("unreachable: every value is in the candidate set after one pass")
 
 
 class _KpageJoin:
@@ -200,7 +202,8 @@ class _KpageJoin:
 
     def __init__(self, acc: _Acc, fds: dict[str, int], pid: int):
         self.acc, self.fds, self.pid = acc, fds, pid
-        # 16 MiB of keys with kpageflags alone, 8 MiB when kpagecount/kpagecgroup double the values
+        # working set per key: 8 B key + 1 B flag + 8 B PFN + 8 B per kpage* value: 2 Mi keys (50 MiB)
+        # with kpageflags alone, 1 Mi keys (41 MiB) with kpagecount and kpagecgroup too
         self.size = (1 << 21) if len(fds) == 1 else (1 << 20)
         self.keys = np.empty(self.size, dtype=np.uint64)
         self.fill = 0
@@ -240,7 +243,7 @@ class _KpageJoin:
             np.not_equal(keys[a:b] >> sh, keys[a - 1:b - 1] >> sh, out=new[a:b])
         u = keys[new]
         u >>= sh
-        vals = kp.lookup_sorted(u, self.fds)
+        vals = kp.lookup_sorted(u, self.fds, reuse_input=True)
         del u
         combos, cinv = _combos(vals.pop("kpageflags"))
         counts = vals.pop("kpagecount", None)
@@ -376,6 +379,7 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
             notes.append(f"PFNs, kpageflags, kpagecount, kpagecgroup: unavailable ({exc}; hint: {pm.PFN_HINT})")
         detail = "kpage" if pfn_available else "pagemap"
     fd = pm.open_pagemap(pid, r)
+    pm.bound_malloc_retention()
     try:
         use_scan = method in ("auto", "scan")
         runs = None
