@@ -7,7 +7,7 @@
       for a glibc heap-state snapshot (mallinfo2, malloc_info) while it runs. Static and setuid programs
       are refused (LD_PRELOAD cannot reach them).
 
-  memdive trace report FILE [--flamegraph OUT.html] [--flame-of peak|leaked] [--timeline OUT.png|OUT.html]
+  memdive trace report FILE [--flamegraph OUT.html] [--flame-of peak|leaked|allocated] [--timeline OUT.png|.html]
                             [--top N] [--stacks] [--json]
       Totals, peak heap and when, leaks at exit, top call sites by peak / leaked / count with symbolized
       stacks, glibc heap state at exit, and for the live blocks at peak and at exit how many bytes were
