@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BUILD, alternate, have, memdive_cmd, print_preflight, report  # noqa: E402
+from common import BUILD, alternate, have, memdive_cmd, print_preflight, report
 
 WORK_C = r"""
 /* malloc-heavy workload: N allocations per thread (ring of 4096 live blocks) from 12 functions at
@@ -99,7 +99,7 @@ def run_child(argv, env: dict[str, str] | None = None) -> tuple[float, int]:
     # extra environment goes through env(1) after time(1), so that only the program gets the shim
     extra = ["env", *(f"{k}={v}" for k, v in (env or {}).items())] if env else []
     t = time.perf_counter()
-    p = subprocess.run(wrap + extra + list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.run(wrap + extra + list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     dt = time.perf_counter() - t
     if p.returncode != 0:
         raise SystemExit(f"{argv} failed with {p.returncode}")
@@ -134,15 +134,15 @@ def main() -> None:
     for threads in (1, 2):
         argv = [exe, str(n), str(threads)]
 
-        def untraced():
+        def untraced(argv=argv):
             return run_child(argv)[0]
 
-        def memdive():
+        def memdive(argv=argv):
             dt = run_child(memdive_cmd() + ["trace", "--quiet", "-o", out(), "--", *argv])[0]
             clean()
             return dt
 
-        def shim_only():
+        def shim_only(argv=argv):
             o = out()
             dt, rss = run_child(argv, {"LD_PRELOAD": shim, "MEMDIVE_TRACE_OUT": o})
             last["size"], last["rss"] = os.path.getsize(o), rss
@@ -153,7 +153,7 @@ def main() -> None:
             clean()
             return dt
 
-        def heap():
+        def heap(argv=argv):
             dt = run_child(["heaptrack", "-o", out(), *argv])[0]
             clean()
             return dt

@@ -18,7 +18,7 @@ def traced_rss(tmp_path_factory, cbuild_module):
     d = tmp_path_factory.mktemp("trace_cli")
     out = d / "rss.trace"
     p = subprocess.run([sys.executable, "-m", "memdive", "trace", "-o", str(out), "--", str(exe), "rss"],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, check=False)
     assert p.returncode == 0, p.stderr
     return d, out, p
 
@@ -70,7 +70,7 @@ def test_flamegraph_in_headless_chromium(traced_rss, memdive_cli, tmp_path):
     p = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
                         f"--user-data-dir={prof}", "--enable-logging=stderr", "--v=0", "--dump-dom",
-                        html.as_uri()], capture_output=True, text=True, timeout=90)
+                        html.as_uri()], capture_output=True, text=True, timeout=90, check=False)
     console = [ln for ln in p.stderr.splitlines() if ":CONSOLE" in ln]
     assert console == [], console
     dom = p.stdout

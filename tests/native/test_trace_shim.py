@@ -14,8 +14,8 @@ import pytest
 
 import memdive.trace as T
 from memdive.errors import ParseError
-from memdive.trace.runner import NotTraceable
 from memdive.trace import reader as R
+from memdive.trace.runner import NotTraceable
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_resident_join(tmp_path, target):
     # half of the 1 MiB blocks were written: 32 MiB resident, plus malloc's header page of each other block
     assert 32 << 20 <= big.resident_exit_bytes <= (32 << 20) + 32 * 4096
     assert small.leaked_count == 10000 and small.resident_exit_bytes == 10000 * 1000
-    exit_join = [j for j in r.resident if j.reason == "exit"][0]
+    exit_join = next(j for j in r.resident if j.reason == "exit")
     # every other small block was freed: ~10 MB of resident heap is free but held
     assert 9_000_000 <= exit_join.free_held_resident_bytes <= 12_000_000
     assert any(j.reason == "peak" for j in r.resident)
@@ -178,7 +178,7 @@ def test_static_target_refused(tmp_path):
     src = tmp_path / "s.c"
     src.write_text("#include <stdlib.h>\nint main(){return malloc(1)==0;}\n")
     exe = tmp_path / "s"
-    r = subprocess.run(["gcc", "-static", "-o", str(exe), str(src)], capture_output=True)
+    r = subprocess.run(["gcc", "-static", "-o", str(exe), str(src)], capture_output=True, check=False)
     if r.returncode:
         pytest.fail("static libc (libc6-dev) is required: " + r.stderr.decode())
     with pytest.raises(NotTraceable, match="statically linked"):
@@ -188,7 +188,8 @@ def test_static_target_refused(tmp_path):
 
 def test_truncated_and_corrupt_files(tmp_path, target):
     _res, a = trace(tmp_path, target, "sites")
-    data = open(a.trace.path, "rb").read()
+    with open(a.trace.path, "rb") as f:
+        data = f.read()
     full = a.report.events
     cut = tmp_path / "cut.trace"
     cut.write_bytes(data[: len(data) // 2 + 123])
@@ -235,7 +236,7 @@ def test_full_disk_disables_shim_target_runs_on(tmp_path, target):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
     try:
         out = str(mnt / "x.trace")
-        p = subprocess.run([target, "sites"], capture_output=True, text=True, timeout=60,
+        p = subprocess.run([target, "sites"], capture_output=True, text=True, timeout=60, check=False,
                            env=dict(os.environ, LD_PRELOAD=__import__("memdive.native", fromlist=["x"]).path("shim"),
                                     MEMDIVE_TRACE_OUT=out))
         assert p.returncode == 0                       # the program ran to its end

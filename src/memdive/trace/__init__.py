@@ -18,7 +18,7 @@ _LAZY = {
     "RunResult": "runner", "run": "runner", "NotTraceable": "runner",
     "Analysis": "analysis", "analyze": "analysis", "report": "analysis",
 }
-__all__ = sorted(_LAZY)
+__all__ = ["Analysis", "NotTraceable", "RunResult", "Trace", "analyze", "load", "report", "run"]
 
 
 def __getattr__(name: str) -> Any:

@@ -29,8 +29,7 @@ def _plain(fn: str) -> str:
     """glibc's internal aliases -> the public name: __GI___strdup, _IO_new_fopen, __libc_calloc -> strdup..."""
     fn = fn.split("(", 1)[0]
     for pre in ("__GI_", "_IO_new_", "__libc_", "__"):
-        if fn.startswith(pre):
-            fn = fn[len(pre):]
+        fn = fn.removeprefix(pre)
     return fn.lstrip("_")
 
 
@@ -344,7 +343,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
         tl_s, tl_h = ts, curve
     rep = TraceReport(
         path=tr.path, pid=tr.pid, command=tr.cmdline, exe=tr.exe, allocator=tr.allocator, complete=tr.complete,
-        truncated=tr.truncated, duration_seconds=duration, threads=len(tr.threads) or int(len(np.unique(ev["thread"]))),
+        truncated=tr.truncated, duration_seconds=duration, threads=len(tr.threads) or len(np.unique(ev["thread"])),
         events=int(n), calls=calls, allocations=int(is_alloc.sum()), allocated_bytes=int(size[is_alloc].sum()),
         temporary=int(temp.sum()), frees=int(is_free.sum()), peak_bytes=peak, peak_time_seconds=peak_ts / 1e9,
         leaked_count=int((real_leak & is_alloc).sum()), leaked_bytes=int(size[real_leak & is_alloc].sum()),
@@ -358,4 +357,4 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
                     site_peak=site_peak, site_leaked=site_leak, internal_sites=internal)
 
 
-__all__ = ["Analysis", "analyze", "report", "os"]
+__all__ = ["Analysis", "analyze", "os", "report"]

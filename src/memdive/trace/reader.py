@@ -7,9 +7,9 @@ ends mid-chunk (the traced process was killed, or the disk filled) reads up to i
 from __future__ import annotations
 
 import mmap
-from array import array
 import os
 import struct
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,14 +135,12 @@ def load(path: str | os.PathLike) -> Trace:
     """Read a trace file. Raises MemdiveError if unreadable, ParseError for a foreign, newer or corrupt file."""
     path = os.fspath(path)
     try:
-        f = open(path, "rb")
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                raise _bad(path, "empty file (the traced program never started the shim?)")
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as e:
         raise MemdiveError(f"cannot open trace {path}: {e.strerror}", path=path) from None
-    with f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            raise _bad(path, "empty file (the traced program never started the shim?)")
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         return _parse(path, data)
     finally:
@@ -178,7 +176,7 @@ def _parse(path: str, data) -> Trace:
     st_len = array("Q")
     off = HEADER_SIZE
     while off + CHUNK_HEADER <= n:
-        magic, kind, csize, cpid, tid, thread, _r2, ts = _CHUNK.unpack_from(data, off)
+        magic, kind, csize, _cpid, _tid, thread, _r2, ts = _CHUNK.unpack_from(data, off)
         if magic != CHUNK_MAGIC:
             if magic == 0 and not any(data[off:off + CHUNK_HEADER]):
                 # claimed but never started (killed between the claim and its header): the end

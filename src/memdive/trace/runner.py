@@ -64,10 +64,10 @@ def check_traceable(prog: str, depth: int = 0) -> str:
         return check_traceable(interp, depth + 1)
     if head[:4] != b"\x7fELF":
         raise NotTraceable(f"{path} is not an ELF executable or a #! script", path=path)
-    if st.st_mode & (stat.S_ISUID | stat.S_ISGID) and (st.st_uid != os.geteuid() or st.st_mode & stat.S_ISGID):
-        if os.geteuid() != 0 or st.st_uid != 0:
-            raise NotTraceable(f"{path} is setuid/setgid: the loader ignores LD_PRELOAD for it, nothing would be "
-                               "traced", path=path, hint="run a copy without the setuid bit")
+    if (st.st_mode & (stat.S_ISUID | stat.S_ISGID) and (st.st_uid != os.geteuid() or st.st_mode & stat.S_ISGID)
+            and (os.geteuid() != 0 or st.st_uid != 0)):
+        raise NotTraceable(f"{path} is setuid/setgid: the loader ignores LD_PRELOAD for it, nothing would be "
+                           "traced", path=path, hint="run a copy without the setuid bit")
     if not _has_interp(head, path):
         raise NotTraceable(f"{path} is statically linked: LD_PRELOAD cannot interpose its malloc, nothing would "
                            "be traced (this is not 'no leaks')", path=path,

@@ -26,8 +26,7 @@ class Maps:
                     continue
                 lo, hi = (int(x, 16) for x in parts[0].split(b"-"))
                 name = parts[5].decode(errors="surrogateescape")
-                if name.endswith(" (deleted)"):
-                    name = name[: -len(" (deleted)")]
+                name = name.removesuffix(" (deleted)")
                 seen[lo] = (hi, int(parts[2], 16), name)
         self.starts = sorted(seen)
         self.entries = [(s, *seen[s]) for s in self.starts]
@@ -104,12 +103,12 @@ class Symbolizer:
                 self.cache[a] = tuple(out)
 
     def _run(self, obj: str, vaddrs: list[int]) -> dict[int, list[tuple[str, str, int]]]:
-        if not vaddrs:
+        if not vaddrs or not self.addr2line:
             return {}
         try:
             p = subprocess.run([self.addr2line, "-a", "-f", "-C", "-i", "-e", obj],
                                input="\n".join(f"{v:#x}" for v in vaddrs) + "\n",
-                               capture_output=True, text=True, timeout=120, errors="replace")
+                               capture_output=True, text=True, timeout=120, errors="replace", check=False)
         except (OSError, subprocess.TimeoutExpired):
             return {}
         res: dict[int, list[tuple[str, str, int]]] = {}
