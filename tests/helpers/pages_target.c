@@ -37,6 +37,8 @@ static char *map(size_t len) {
 }
 
 int main(int argc, char **argv) {
+    static char inbuf[4096];
+    setvbuf(stdin, inbuf, _IOLBF, sizeof inbuf);   /* no heap growth at the first fgets after "ready" */
     char *shared = map(256 * PG);
     madvise(shared, 256 * PG, MADV_NOHUGEPAGE);
     memset(shared, 3, 256 * PG);
