@@ -10,6 +10,7 @@
  *   abort | _exit | selfkill   leak_a as in sites, then end that way
  *   hooks     malloc in a signal handler, in a TLS destructor and in an atexit handler
  *   heapsig   leak_a, raise(SIGUSR2) (heap state request), more allocations
+ *   wait      leak_a, print "pid=N ready", wait for a line on stdin, more allocations
  *   rss       leak_big: 64 x malloc(1 MiB), half touched; leak_small: 20000 x malloc(1000) touched, every
  *             other one freed afterwards
  */
@@ -153,6 +154,14 @@ int main(int argc, char **argv) {
         pthread_t t;
         pthread_create(&t, NULL, tls_thread, NULL);
         pthread_join(t, NULL);
+        return 0;
+    }
+    if (!strcmp(mode, "wait")) {
+        char line[64];
+        leak_a();
+        printf("pid=%d ready\n", (int)getpid());
+        if (!fgets(line, sizeof(line), stdin)) return 1;
+        churn(10);
         return 0;
     }
     if (!strcmp(mode, "heapsig")) {

@@ -125,3 +125,30 @@ def test_bad_inputs_one_line_errors(memdive_cli, tmp_path, cbuild_module):
     good.write_bytes(data[: len(data) - 5000])
     r = memdive_cli("trace", "report", str(good))
     assert r.returncode == 0 and "ends mid-chunk" in r.stdout
+
+
+def test_heap_state_on_request(cbuild_module, memdive_cli, tmp_path):
+    out = tmp_path / "wait.trace"
+    p = subprocess.Popen([sys.executable, "-m", "memdive", "trace", "-o", str(out), "--quiet", "--",
+                          str(cbuild_module), "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert line.endswith("ready\n"), line
+        pid = int(line.split()[0].split("=")[1])
+        r = memdive_cli("trace", "heap", str(pid))
+        assert r.returncode == 0, r.stderr
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.wait(timeout=60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    d = json.loads(memdive_cli("trace", "report", str(out), "--json").stdout)
+    assert [h["reason"] for h in d["heap"]] == ["signal", "exit"]
+    assert d["heap"][0]["in_use_bytes"] >= 5000
+    from memdive.trace import load
+
+    assert "signal" in {snap.reason for snap in load(str(out)).snapshots}   # a pagemap snapshot on request too
+    # a process not under the shim is refused, and nothing is sent to it
+    r = memdive_cli("trace", "heap", str(os.getpid()))
+    assert r.returncode == 2 and "not running under memdive trace" in r.stderr

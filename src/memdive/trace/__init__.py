@@ -4,6 +4,7 @@
     memdive.trace.load("prog.trace")                            -> Trace (raw events, stacks, snapshots)
     memdive.trace.analyze(trace)                                -> Analysis (.report: models.trace.TraceReport)
     memdive.trace.report("prog.trace")                          -> load + analyze
+    memdive.trace.request_heap_state(pid)                       -> the running program records its heap state
 
 Names are imported on first use: `memdive trace -- CMD` starts CMD without importing numpy first.
 """
@@ -15,10 +16,10 @@ from typing import Any
 
 _LAZY = {
     "Trace": "reader", "load": "reader",
-    "RunResult": "runner", "run": "runner", "NotTraceable": "runner",
+    "RunResult": "runner", "run": "runner", "NotTraceable": "runner", "request_heap_state": "runner",
     "Analysis": "analysis", "analyze": "analysis", "report": "analysis",
 }
-__all__ = ["Analysis", "NotTraceable", "RunResult", "Trace", "analyze", "load", "report", "run"]
+__all__ = ["Analysis", "NotTraceable", "RunResult", "Trace", "analyze", "load", "report", "request_heap_state", "run"]
 
 
 def __getattr__(name: str) -> Any:

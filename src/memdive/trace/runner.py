@@ -9,6 +9,7 @@ import signal
 import stat
 import struct
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -137,14 +138,27 @@ def run(argv: list[str], output: str | None = None, follow_fork: bool = False, u
         p = subprocess.Popen(argv, env=e, stdin=stdin, stdout=stdout, stderr=stderr)
     except OSError as ex:
         raise NotTraceable(f"cannot run {argv[0]}: {ex.strerror}") from None
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the program; we wait for its end
+    # Ctrl-C reaches the program from the terminal: we wait for its end; SIGTERM/SIGHUP are passed on
+    def forward(signum, _frame):
+        try:
+            p.send_signal(signum)
+        except OSError:
+            pass
+
+    in_main = threading.current_thread() is threading.main_thread()
+    old = {}
+    if in_main:
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            old[s] = signal.signal(s, forward)
     try:
         rc = p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         rc = p.wait()
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
     wall = time.perf_counter() - t0
     if not os.path.exists(out):
         raise MemdiveError(f"no trace was written: the shim did not load into {argv[0]} "
@@ -176,3 +190,21 @@ def describe_exit(returncode: int) -> str:
         except ValueError:
             return f"killed by signal {-returncode}"
     return f"exit status {returncode}"
+
+
+def request_heap_state(pid: int, sig: int = int(signal.SIGUSR2)) -> None:
+    """Ask a program running under the shim to record glibc's heap state (mallinfo2, malloc_info) and a
+    pagemap snapshot; the shim does it at the program's next allocation call, outside the signal handler."""
+    import ctypes
+
+    from ..kernel import libc as L
+    from ..kernel.procfs import read_maps
+
+    fd = L.pidfd_open(pid)            # pins the process: the check and the signal reach the same one
+    try:
+        if not any("libmemdive_shim" in (m.name or "") for m in read_maps(pid)):
+            raise InvalidInput(f"process {pid} is not running under memdive trace (no libmemdive_shim mapped)",
+                               pid=pid, hint="start it with: memdive trace -o FILE -- CMD")
+        L.syscall("pidfd_send_signal", ctypes.c_int(fd), ctypes.c_int(sig), None, ctypes.c_uint(0), pid=pid)
+    finally:
+        os.close(fd)

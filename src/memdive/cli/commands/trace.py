@@ -7,6 +7,10 @@
       for a glibc heap-state snapshot (mallinfo2, malloc_info) while it runs. Static and setuid programs
       are refused (LD_PRELOAD cannot reach them).
 
+  memdive trace heap PID
+      Ask a program running under memdive trace to record glibc's heap state and a pagemap snapshot now
+      (it sends the shim's signal, SIGUSR2; the program records it at its next allocation call).
+
   memdive trace report FILE [--flamegraph OUT.html] [--flame-of peak|leaked|allocated] [--timeline OUT.png|.html]
                             [--top N] [--stacks] [--json]
       Totals, peak heap and when, leaks at exit, top call sites by peak / leaked / count with symbolized
@@ -27,8 +31,8 @@ def add_arguments(p) -> None:
                    help="stack unwinder: dwarf (any code, default) or fp (frame pointers, faster)")
     p.add_argument("--frames", type=int, default=64, help="deepest stack recorded (1-128, default 64)")
     p.add_argument("--quiet", action="store_true", help="no summary after the run")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS... | report FILE",
-                   help="the program to trace, or 'report FILE'")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS... | report FILE | heap PID",
+                   help="the program to trace, 'report FILE', or 'heap PID'")
 
 
 def _report_parser() -> argparse.ArgumentParser:
@@ -52,6 +56,20 @@ def run(args) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
+    if len(cmd) == 2 and cmd[0] == "heap" and not args.output and not args.follow_fork:
+        from ...trace.runner import request_heap_state
+        from ..common import parse_pid
+
+        try:
+            pid = parse_pid(cmd[1])
+        except argparse.ArgumentTypeError:
+            raise InvalidInput(f"not a PID: {cmd[1]!r}") from None
+        request_heap_state(pid)
+        import sys
+
+        sys.stderr.write(f"memdive trace: asked PID {pid} for its heap state; it is recorded in its trace at its "
+                         "next allocation call\n")
+        return 0
     if cmd and cmd[0] == "report" and not args.output and not args.follow_fork:
         ra = _report_parser().parse_args(cmd[1:])
         ra.json = ra.json or args.json
