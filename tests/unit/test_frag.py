@@ -183,6 +183,21 @@ def test_render_picture_and_capped_counts():
     assert d["zones"][0]["unusable_index"][9] == 0.097 and d["zones"][0]["free_bytes"] == 3971 * 4096
 
 
+def test_huge_page_verdicts():
+    from memdive.frag import zone_frag
+    from memdive.models.hugepages import BuddyZone
+    from memdive.report.frag import huge_page_verdict
+
+    f = frag(KernelRoot.at(str(TWO)))
+    v = [huge_page_verdict(z, 4096, 500) for z in f.zones]
+    assert v[0].endswith("2.0M allocations succeed without compaction") and "(7 such blocks)" in v[0]
+    assert "fragmentation index 0.994 > extfrag_threshold 0.500" in v[1]  # DMA32: many small blocks
+    assert "0.915" in v[3] and v[4] is None  # node 1: twelve pages; an empty zone says nothing
+    # ten order-8 blocks: 1000 - (1000 + 2560 * 1000 // 512) // 10 = 400 <= 500: lack of memory
+    few = zone_frag(BuddyZone(node=0, zone="Normal", free_blocks=(0,) * 8 + (10, 0, 0)))
+    assert "0.400 <= 0.500: the zone lacks memory" in huge_page_verdict(few, 4096, 500)
+
+
 def test_compact_writes_the_knob_and_reports_before_after(tmp_path):
     root = tmp_path / "t"
     shutil.copytree(TWO, root)

@@ -60,6 +60,31 @@ def zone_picture(z: ZoneFrag, page: int, width: int = 20):
     )
 
 
+def huge_page_verdict(z: ZoneFrag, page: int, threshold: int | None, huge: int = 2 << 20) -> str | None:
+    """One line on a zone's chances for HUGE-size allocations, from its free blocks and the kernel's
+    indices at that order (None for an empty zone, or one whose orders stop below HUGE)."""
+    k = (huge // page).bit_length() - 1
+    if not z.free_pages or k >= len(z.free_blocks):
+        return None
+    blocks = sum(n << (o - k) for o, n in enumerate(z.free_blocks) if o >= k)
+    share = 1 - z.unusable[k] / 1000
+    head = f"node {z.node} {z.zone}: {share:.0%} of {human_bytes(z.free_pages * page)} free is in blocks of "
+    head += f"{human_bytes(huge)} or more ({blocks:,} such blocks)"
+    fi = z.fragmentation[k]
+    if fi == -1000:
+        return head + f"; {human_bytes(huge)} allocations succeed without compaction"
+    limit = threshold if threshold is not None else 500
+    if fi > limit:
+        return head + (
+            f"; none free: fragmentation index {fi / 1000:.3f} > extfrag_threshold {limit / 1000:.3f}, "
+            "so the kernel compacts: `memdive frag --compact --yes` does it now"
+        )
+    return head + (
+        f"; none free: fragmentation index {fi / 1000:.3f} <= {limit / 1000:.3f}: the zone lacks memory, "
+        "the kernel reclaims rather than compacts"
+    )
+
+
 def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = False) -> list:
     from rich.text import Text
 
@@ -80,6 +105,9 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
             right=range(2, 3 + n),
         )
     )
+    verdicts = [huge_page_verdict(z, page, f.settings.get("extfrag_threshold")) for z in f.zones]
+    if any(verdicts):
+        out.append(Text("\n".join(v for v in verdicts if v)))
     if picture:
         out += [zone_picture(z, page) for z in f.zones]
         out.append(
