@@ -16,14 +16,15 @@ _CHUNK = 1 << 20
 ROOT_HINT = "run as root (or with CAP_SYS_PTRACE) to read other users' processes"
 
 
-def translate(exc: OSError, path: str, pid: int | None = None, what: str | None = None) -> MemdiveError:
+def translate(exc: OSError, path: str, pid: int | None = None, what: str | None = None,
+              op: str = "reading") -> MemdiveError:
     """Map an OSError on `path` to a memdive exception (the one place that does so)."""
     e = exc.errno
     if pid is not None and e in (errno.ENOENT, errno.ESRCH):
         return NoSuchProcess(f"process {pid} does not exist (or exited while being read)", pid=pid, path=path)
     if e in (errno.EACCES, errno.EPERM):
         return AccessDenied(
-            f"permission denied reading {path}" + (f" of process {pid}" if pid is not None else ""),
+            f"permission denied {op} {path}" + (f" of process {pid}" if pid is not None else ""),
             pid=pid, path=path, hint=what or ROOT_HINT,
         )
     if e == errno.ENOENT:
@@ -88,11 +89,11 @@ def write_text(path: str, value: str, what: str | None = None) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise translate(exc, path, None, what) from None
+        raise translate(exc, path, None, what, op="writing") from None
     try:
         os.write(fd, value.encode())
     except OSError as exc:
-        raise translate(exc, path, None, what) from None
+        raise translate(exc, path, None, what, op="writing") from None
     finally:
         os.close(fd)
 
