@@ -233,6 +233,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
             r = runtime_obj[name] = any(x in name for x in _RUNTIME)
         return r
 
+    pending: list[tuple[int, tuple[int, ...]]] = []
     for sid in leak_stacks.tolist():
         a0 = first.get(sid)
         if not a0 or not in_runtime(a0):
@@ -243,15 +244,16 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
             if not in_runtime(a):
                 break
             inner.append(a)
-        key = tuple(inner[:8])
+        if len(inner) == len(pcs):
+            internal.add(sid)  # every frame in libc or the loader
+        else:
+            pending.append((sid, tuple(inner[:8])))
+    sym.resolve({a for _sid, key in pending for a in key})   # one addr2line run per object
+    for sid, key in pending:
         v = verdict.get(key)
         if v is None:
-            if len(inner) == len(pcs):
-                v = True  # every frame in libc or the loader
-            else:
-                fns = [f.function for f in sym.stack(key)]
-                v = not any(_ON_BEHALF.match(_plain(fn)) for fn in fns)
-            verdict[key] = v
+            fns = [f.function for f in sym.stack(key)]
+            v = verdict[key] = not any(_ON_BEHALF.match(_plain(fn)) for fn in fns)
         if v:
             internal.add(sid)
     internal_arr = np.isin(stack, np.fromiter(internal, np.uint32, len(internal))) if internal else np.zeros(n, bool)
@@ -281,10 +283,14 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     res_peak: dict[int, int] = {}
     res_exit: dict[int, int] = {}
     snaps = tr.snapshots
-    peak_snaps = [s for s in snaps if s.reason in ("peak", "signal")]
     chosen: list[tuple[str, R.Snapshot]] = []
-    if peak_snaps and n:
-        chosen.append(("peak", min(peak_snaps, key=lambda s: abs(s.ts_ns - peak_ts))))
+    if snaps and n:
+        # the snapshot where the live heap was largest (nearest the peak in time among equals)
+        def heap_at(sn: R.Snapshot) -> int:
+            i = int(np.searchsorted(ev["ts"], sn.ts_ns + 1, side="right")) - 1
+            return int(heap_only[i]) if i >= 0 else 0
+
+        chosen.append(("peak", max(snaps, key=lambda sn: (heap_at(sn), -abs(sn.ts_ns - peak_ts)))))
     exits = [s for s in snaps if s.reason == "exit"]
     if exits:
         chosen.append(("exit", exits[-1]))
@@ -306,23 +312,31 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
                                      live_resident_bytes=int(rb.sum()), heap_resident_bytes=total,
                                      free_held_resident_bytes=held))
 
+    has_peak = any(label == "peak" for label, _s in chosen)
+    has_exit = any(label == "exit" for label, _s in chosen)
+
     def site(sid: int) -> CallSite:
         pcs = tr.stacks.get(sid, ())
         return CallSite(stack_id=sid, frames=sym.stack(pcs) if pcs else (), allocations=site_count.get(sid, 0),
                         allocated_bytes=site_bytes.get(sid, 0), peak_bytes=site_peak.get(sid, 0),
                         peak_count=site_peak_n.get(sid, 0), leaked_bytes=site_leak.get(sid, 0),
                         leaked_count=site_leak_n.get(sid, 0), temporary=site_temp.get(sid, 0),
-                        resident_peak_bytes=res_peak.get(sid) if res_peak else None,
-                        resident_exit_bytes=res_exit.get(sid) if res_exit else None,
+                        resident_peak_bytes=res_peak.get(sid, 0) if has_peak else None,
+                        resident_exit_bytes=res_exit.get(sid, 0) if has_exit else None,
                         internal=sid in internal, mmap=sid in map_sites)
 
     def topn(d: dict[int, int]) -> list[CallSite]:
         return [site(s) for s, v in sorted(d.items(), key=lambda kv: -kv[1])[:top] if v > 0]
 
     heap_ids = set(np.unique(stack[is_alloc]).tolist()) if n else set()
+    count_heap = {k: v for k, v in site_count.items() if k in heap_ids}
+    shown = set()
+    for d in (site_peak, site_leak, count_heap):
+        shown.update(sid for sid, v in sorted(d.items(), key=lambda kv: -kv[1])[:top] if v > 0)
+    sym.resolve({a for sid in shown for a in tr.stacks.get(sid, ())})   # one batch for every table
     by_peak = topn(site_peak)
     by_leak = topn(site_leak)
-    by_count = topn({k: v for k, v in site_count.items() if k in heap_ids})
+    by_count = topn(count_heap)
 
     warnings = []
     if not tr.complete:

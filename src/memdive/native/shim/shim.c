@@ -500,6 +500,8 @@ static inline void record_f(uint8_t func, uint8_t flags, uintptr_t addr, uint64_
     atomic_signal_fence(memory_order_release);
     w[1] = ((uint64_t)addr & MDT_LOW56) | ((uint64_t)func << 56); /* func != 0: the record is complete */
     t->ev_pos += sizeof(struct mdt_event);
+    if (size >= (256u << 10) && stack && t->nev < RSS_EVERY - 64)
+        t->nev = RSS_EVERY - 64; /* a large block: look at RSS again soon, once it has been written */
     if (__builtin_expect(++t->nev >= RSS_EVERY, 0)) {
         t->nev = 0;
         rss_sample(t);
