@@ -27,7 +27,7 @@ import numpy as np
 from common import alternate, build_ref, have, memdive_cmd, report, time_cmd
 
 from memdive.kernel import pagemap as pm
-from memdive.pages.walker import walk
+from memdive.pages.walker import totals, walk
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -35,6 +35,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def pmread_seconds(exe, pid: int) -> float:
     out = subprocess.run([str(exe), str(pid), "8", "1"], capture_output=True, text=True, check=True).stdout
     return float(re.search(r"rep 0: ([0-9.]+) s", out).group(1))
+
+
+def time_fn(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def numpy_reader(pid: int) -> float:
@@ -99,7 +105,8 @@ def touch16(mode: str) -> None:
         cases = {
             "pmread (C, its own timer)": lambda: pmread_seconds(pmread, pid),
             "memdive fallback: pagemap in full": lambda: walk(pid, method="read", detail="pagemap").elapsed_seconds,
-            "memdive PAGEMAP_SCAN": lambda: walk(pid, method="scan", detail="scan").elapsed_seconds,
+            "memdive PAGEMAP_SCAN totals": lambda: time_fn(lambda: totals(pid)),
+            "memdive PAGEMAP_SCAN per mapping": lambda: walk(pid, method="scan", detail="scan").elapsed_seconds,
             "memdive auto + kpageflags joined": lambda: walk(pid, detail="kpage",
                                                              kpage_files=("kpageflags",)).elapsed_seconds,
             "memdive auto + kpageflags/count/cgroup": lambda: walk(pid, detail="kpage").elapsed_seconds,
@@ -111,7 +118,9 @@ def touch16(mode: str) -> None:
         print(f"  fallback throughput vs pmread: {1 / ratios['memdive fallback: pagemap in full']:.2f}x "
               f"(target >= 0.8x)")
         target = 2.5 if mode == "plain" else 30
-        print(f"  PAGEMAP_SCAN speed-up vs pmread: {1 / ratios['memdive PAGEMAP_SCAN']:.1f}x (target >= {target}x)")
+        print(f"  PAGEMAP_SCAN speed-up vs pmread (totals, as pmread gives): "
+              f"{1 / ratios['memdive PAGEMAP_SCAN totals']:.1f}x; per mapping: "
+              f"{1 / ratios['memdive PAGEMAP_SCAN per mapping']:.1f}x (target >= {target}x)")
         print(f"  kpageflags joined: {med['memdive auto + kpageflags joined']:.3f} s (target <= 0.45 s plain); "
               f"plain numpy reader {med['plain numpy reader (pagemap+kpageflags)']:.3f} s in the same run")
         for label, args in (("pages --no-kpage", ["--no-kpage"]), ("pages (root: kpage* joined)", []),

@@ -51,7 +51,9 @@ def sample(pid: int, *, interval: float = 1.0, duration: float | None = None, co
     soft = pm.soft_dirty_supported(r)
     dirfd = pc.open_pid_dir(pid, r)
     try:
-        exe = None
+        from ..kernel.procfs import read_exe
+
+        exe = read_exe(pid, r)
         t0 = time.monotonic()
         n = 0
         pc.write_clear_refs(dirfd, "1", pid)
