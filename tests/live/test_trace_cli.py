@@ -149,6 +149,12 @@ def test_heap_state_on_request(cbuild_module, memdive_cli, tmp_path):
     from memdive.trace import load
 
     assert "signal" in {snap.reason for snap in load(str(out)).snapshots}   # a pagemap snapshot on request too
-    # a process not under the shim is refused, and nothing is sent to it
-    r = memdive_cli("trace", "heap", str(os.getpid()))
-    assert r.returncode == 2 and "not running under memdive trace" in r.stderr
+    # a process not under the shim is refused, and nothing is sent to it (SIGUSR2 would kill sleep)
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        r = memdive_cli("trace", "heap", str(other.pid))
+        assert r.returncode == 2 and "not running under memdive trace" in r.stderr
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()

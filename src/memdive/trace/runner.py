@@ -198,13 +198,19 @@ def request_heap_state(pid: int, sig: int = int(signal.SIGUSR2)) -> None:
     import ctypes
 
     from ..kernel import libc as L
-    from ..kernel.procfs import read_maps
+    from ..kernel.procfs import read_maps, read_status
 
     fd = L.pidfd_open(pid)            # pins the process: the check and the signal reach the same one
     try:
         if not any("libmemdive_shim" in (m.name or "") for m in read_maps(pid)):
             raise InvalidInput(f"process {pid} is not running under memdive trace (no libmemdive_shim mapped)",
                                pid=pid, hint="start it with: memdive trace -o FILE -- CMD")
+        # the shim catches the signal only while it records (not in untraced children, not if the program
+        # took the signal for itself before the shim loaded)
+        caught = int(read_status(pid).other.get("SigCgt", "0"), 16)
+        if not caught >> (sig - 1) & 1:
+            raise InvalidInput(f"process {pid} has the shim loaded but is not recording (or does not catch signal "
+                               f"{sig})", pid=pid, hint="only the traced process (and followed children) answer")
         L.syscall("pidfd_send_signal", ctypes.c_int(fd), ctypes.c_int(sig), None, ctypes.c_uint(0), pid=pid)
     finally:
         os.close(fd)
