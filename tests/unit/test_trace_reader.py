@@ -77,7 +77,8 @@ def test_analysis_pairs_frees_peak_temporary_mmap(tmp_path):
     assert r.leaked_count == 0 and r.leaked_bytes == 0          # 0x2000 went with realloc(p, 0)
     assert r.mmap_peak_bytes == 8192
     leaked_map = [s for s in r.sites_by_leaked if s.mmap]
-    assert [s.stack_id for s in leaked_map] == [3]               # the half still mapped at the end
+    assert [(s.stack_id, s.leaked_bytes) for s in leaked_map] == [(3, 4096)]   # the half still mapped
+    assert r.mmap_leaked_bytes == 4096
     assert {s.stack_id: s.allocations for s in r.sites_by_count} == {1: 2, 2: 1}
 
 

@@ -73,6 +73,7 @@ def _heap(ev: np.ndarray):
         delta[fr] = -size[al]
     # the program's own mmaps: intervals, partial munmap allowed (few events: a plain loop)
     mp = np.flatnonzero(is_map | is_unmap)
+    remaining: dict[int, int] = {}   # mmap event -> bytes of it still mapped at the end
     if mp.size:
         starts: list[int] = []
         regions: dict[int, list[int]] = {}     # start -> [end, event index]
@@ -110,11 +111,11 @@ def _heap(ev: np.ndarray):
                 if s >= lo and e <= hi:
                     freed_at[owner] = i if freed_at[owner] < 0 else freed_at[owner]
         # mapped regions that survive: owners stay live (freed_at -1); partly unmapped ones count as live
-        live_owner = {o for _e, o in regions.values()}
-        for o in np.flatnonzero(is_map).tolist():
-            if o in live_owner:
-                freed_at[o] = -1
-    return is_alloc, is_free, is_map, delta, freed_at
+        for s0, (e0, o) in regions.items():
+            remaining[o] = remaining.get(o, 0) + e0 - s0
+        for o in remaining:
+            freed_at[o] = -1
+    return is_alloc, is_free, is_map, delta, freed_at, remaining
 
 
 def _temporary(ev: np.ndarray, is_alloc: np.ndarray, freed_at: np.ndarray) -> np.ndarray:
@@ -201,7 +202,7 @@ def _mallinfo(tr: R.Trace) -> list[HeapInfo]:
 def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     ev = tr.events
     n = ev.size
-    is_alloc, is_free, is_map, delta, freed_at = _heap(ev)
+    is_alloc, is_free, is_map, delta, freed_at, remaining = _heap(ev)
     curve = np.cumsum(delta) if n else np.zeros(0, np.int64)
     heap_only = np.cumsum(np.where(is_alloc | is_free, delta, 0)) if n else curve
     peak_i = int(np.argmax(heap_only)) if n else -1
@@ -214,6 +215,9 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     temp = _temporary(ev, is_alloc, freed_at)
     stack = ev["stack"]
     size = ev["size"]
+    leak_size = size.astype(np.int64)           # what is left of each block at the end: a partly unmapped
+    for o, b in remaining.items():              # mmap region counts its remaining bytes
+        leak_size[o] = b
 
     maps = Maps(tr.maps)
     sym = Symbolizer(maps)
@@ -273,7 +277,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     site_bytes = _site_sums(stack, alloc_mask, size)
     site_peak = _site_sums(stack, live_at_peak, size)
     site_peak_n = _site_sums(stack, live_at_peak)
-    site_leak = _site_sums(stack, real_leak, size)
+    site_leak = _site_sums(stack, real_leak, leak_size)
     site_leak_n = _site_sums(stack, real_leak)
     site_temp = _site_sums(stack, temp)
     map_sites = set(np.unique(stack[is_map]).tolist()) if n else set()
@@ -363,7 +367,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
         leaked_count=int((real_leak & is_alloc).sum()), leaked_bytes=int(size[real_leak & is_alloc].sum()),
         internal_count=int((leaked & internal_arr).sum()), internal_bytes=int(size[leaked & internal_arr].sum()),
         mmap_peak_bytes=int(mmap_curve.max()) if n else 0,
-        mmap_leaked_bytes=int(size[real_leak & is_map].sum()),
+        mmap_leaked_bytes=int(leak_size[real_leak & is_map].sum()),
         rss_peak_bytes=max((r for _t, r, _s in tr.rss), default=None),
         sites_by_peak=by_peak, sites_by_leaked=by_leak, sites_by_count=by_count, heap=_mallinfo(tr),
         resident=resident, warnings=warnings)
