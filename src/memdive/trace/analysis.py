@@ -334,7 +334,7 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
 
     heap_ids = set(np.unique(stack[is_alloc]).tolist()) if n else set()
     count_heap = {k: v for k, v in site_count.items() if k in heap_ids}
-    shown = set()
+    shown: set[int] = set()
     for d in (site_peak, site_leak, count_heap):
         shown.update(sid for sid, v in sorted(d.items(), key=lambda kv: -kv[1])[:top] if v > 0)
     sym.resolve({a for sid in shown for a in tr.stacks.get(sid, ())})   # one batch for every table
