@@ -271,9 +271,10 @@ def test_summary_runs_every_part_with_tiny_settings(monkeypatch, tmp_path):
 
     sm = importlib.import_module("memdive.bench.summary")
 
-    tiny = dict(lat_reps=1, lat_loads=1 << 14, lat_octave=1, bw_reps=1, tlb_pages=[16, 64], tlb_reps=1,
-                tlb_loads=1 << 12, fs_incr=10_000, fs_reps=1, pf_elems=1 << 12, pf_reps=1, tr_sizes=(32,), tr_reps=1,
-                pat_n=32, pat_bytes=1 << 16, pat_elems=1 << 10, pat_reps=1)
+    tiny = {"lat_reps": 1, "lat_loads": 1 << 14, "lat_octave": 1, "bw_reps": 1,
+            "tlb_pages": [16, 64], "tlb_reps": 1, "tlb_loads": 1 << 12, "fs_incr": 10_000, "fs_reps": 1,
+            "pf_elems": 1 << 12, "pf_reps": 1, "tr_sizes": (32,), "tr_reps": 1,
+            "pat_n": 32, "pat_bytes": 1 << 16, "pat_elems": 1 << 10, "pat_reps": 1}
     monkeypatch.setitem(sm.PROFILES, True, tiny)
     s = sm.summary(quick=True, size=1 << 20)
     assert s.notes == ()

@@ -8,6 +8,7 @@ reads this process's smaps for that VMA after the run: AnonHugePages, Private_Hu
 from __future__ import annotations
 
 import os
+from typing import Self
 
 from ..errors import InvalidInput, MemdiveError
 from ..kernel import libc
@@ -70,7 +71,7 @@ class Buffer:
             libc.munmap(a, n)
         self._maps = []
 
-    def __enter__(self) -> Buffer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

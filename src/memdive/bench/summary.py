@@ -18,13 +18,24 @@ from .transpose import transpose
 
 # (quick, full) settings of each part
 PROFILES: dict[bool, dict[str, Any]] = {
-    True: dict(lat_reps=3, lat_loads=1 << 20, lat_octave=1, bw_reps=5, tlb_pages=[16, 256, 4096, 65536],
-               tlb_reps=3, tlb_loads=1 << 20, fs_incr=2_000_000, fs_reps=3, pf_elems=4 << 20, pf_reps=3,
-               tr_sizes=(512, 2048), tr_reps=2, pat_n=2048, pat_bytes=32 << 20, pat_elems=4 << 20, pat_reps=2),
-    False: dict(lat_reps=5, lat_loads=1 << 22, lat_octave=2, bw_reps=10, tlb_pages=None, tlb_reps=5,
-                tlb_loads=1 << 21, fs_incr=10_000_000, fs_reps=5, pf_elems=16 << 20, pf_reps=5,
-                tr_sizes=(256, 1024, 2048, 4096), tr_reps=3, pat_n=4096, pat_bytes=64 << 20, pat_elems=8 << 20,
-                pat_reps=3),
+    True: {
+        "lat_reps": 3, "lat_loads": 1 << 20, "lat_octave": 1,
+        "bw_reps": 5,
+        "tlb_pages": [16, 256, 4096, 65536], "tlb_reps": 3, "tlb_loads": 1 << 20,
+        "fs_incr": 2_000_000, "fs_reps": 3,
+        "pf_elems": 4 << 20, "pf_reps": 3,
+        "tr_sizes": (512, 2048), "tr_reps": 2,
+        "pat_n": 2048, "pat_bytes": 32 << 20, "pat_elems": 4 << 20, "pat_reps": 2,
+    },
+    False: {
+        "lat_reps": 5, "lat_loads": 1 << 22, "lat_octave": 2,
+        "bw_reps": 10,
+        "tlb_pages": None, "tlb_reps": 5, "tlb_loads": 1 << 21,
+        "fs_incr": 10_000_000, "fs_reps": 5,
+        "pf_elems": 16 << 20, "pf_reps": 5,
+        "tr_sizes": (256, 1024, 2048, 4096), "tr_reps": 3,
+        "pat_n": 4096, "pat_bytes": 64 << 20, "pat_elems": 8 << 20, "pat_reps": 3,
+    },
 }
 
 

@@ -151,8 +151,8 @@ def prefetch_renderables(r: PrefetchResult) -> list:
              _f(x.ns_per_element.median, 3), _spread(x.ns_per_element), f"{x.speedup:.2f}x") for x in r.rows]
     return [table("Software prefetch", ["access", "distance", "bytes", "ns/element", "min..max", "speedup"],
                   rows, right=(1, 2, 3, 4, 5)),
-            f"({r.elements:,} elements; sequential: a[i] = a[i]*2+1, one prefetch per line; gather: sum of "
-            "data[idx[i]] over a random index)", env_line(r.env, r.backing)]
+            (f"({r.elements:,} elements; sequential: a[i] = a[i]*2+1, one prefetch per line; gather: sum of "
+            "data[idx[i]] over a random index)"), env_line(r.env, r.backing)]
 
 
 def transpose_renderables(r: TransposeResult) -> list:
