@@ -30,6 +30,7 @@ class CallSite:
     resident_exit_bytes: int | None = None   # of leaked_bytes, resident at the exit snapshot
     internal: bool = False       # allocated by the C runtime itself (stdio buffers...): not a leak
     mmap: bool = False           # the program's own mmap regions, not heap blocks
+    stacks: int = 1              # distinct stacks merged here (same functions and lines; stack_id is the largest)
 
 
 @dataclass(frozen=True, slots=True)

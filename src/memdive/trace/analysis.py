@@ -319,28 +319,45 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     has_peak = any(label == "peak" for label, _s in chosen)
     has_exit = any(label == "exit" for label, _s in chosen)
 
-    def site(sid: int) -> CallSite:
-        pcs = tr.stacks.get(sid, ())
-        return CallSite(stack_id=sid, frames=sym.stack(pcs) if pcs else (), allocations=site_count.get(sid, 0),
-                        allocated_bytes=site_bytes.get(sid, 0), peak_bytes=site_peak.get(sid, 0),
-                        peak_count=site_peak_n.get(sid, 0), leaked_bytes=site_leak.get(sid, 0),
-                        leaked_count=site_leak_n.get(sid, 0), temporary=site_temp.get(sid, 0),
-                        resident_peak_bytes=res_peak.get(sid, 0) if has_peak else None,
-                        resident_exit_bytes=res_exit.get(sid, 0) if has_exit else None,
-                        internal=sid in internal, mmap=sid in map_sites)
-
-    def topn(d: dict[int, int]) -> list[CallSite]:
-        return [site(s) for s, v in sorted(d.items(), key=lambda kv: -kv[1])[:top] if v > 0]
-
+    # Call sites are stacks merged by where they are in the source: an unrolled loop or a function
+    # inlined twice gives several return addresses for one line. Candidates: the top 5N of each table.
     heap_ids = set(np.unique(stack[is_alloc]).tolist()) if n else set()
     count_heap = {k: v for k, v in site_count.items() if k in heap_ids}
-    shown: set[int] = set()
-    for d in (site_peak, site_leak, count_heap):
-        shown.update(sid for sid, v in sorted(d.items(), key=lambda kv: -kv[1])[:top] if v > 0)
-    sym.resolve({a for sid in shown for a in tr.stacks.get(sid, ())})   # one batch for every table
-    by_peak = topn(site_peak)
-    by_leak = topn(site_leak)
-    by_count = topn(count_heap)
+    tables = (site_peak, site_leak, count_heap)
+    cands: set[int] = set()
+    for d in tables:
+        cands.update(sid for sid, v in sorted(d.items(), key=lambda kv: -kv[1])[:5 * top] if v > 0)
+    sym.resolve({a for sid in cands for a in tr.stacks.get(sid, ())})   # one addr2line batch per object
+    groups: dict[tuple, list[int]] = {}
+    for sid in cands:
+        pcs = tr.stacks.get(sid, ())
+        frames = sym.stack(pcs) if pcs else ()
+        key = tuple((f.function, f.file, f.line) if f.file else (f.function, f.object, f.address)
+                    for f in frames) or (("#", sid),)
+        groups.setdefault(key, []).append(sid)
+
+    def merged(sids: list[int]) -> CallSite:
+        def tot(d: dict[int, int]) -> int:
+            return sum(d.get(x, 0) for x in sids)
+
+        rep = max(sids, key=lambda x: (site_peak.get(x, 0), site_leak.get(x, 0), site_count.get(x, 0)))
+        pcs = tr.stacks.get(rep, ())
+        return CallSite(stack_id=rep, frames=sym.stack(pcs) if pcs else (), allocations=tot(site_count),
+                        allocated_bytes=tot(site_bytes), peak_bytes=tot(site_peak), peak_count=tot(site_peak_n),
+                        leaked_bytes=tot(site_leak), leaked_count=tot(site_leak_n), temporary=tot(site_temp),
+                        resident_peak_bytes=tot(res_peak) if has_peak else None,
+                        resident_exit_bytes=tot(res_exit) if has_exit else None,
+                        internal=all(x in internal for x in sids), mmap=any(x in map_sites for x in sids),
+                        stacks=len(sids))
+
+    sites = [merged(sids) for sids in groups.values()]
+
+    def topn(key) -> list[CallSite]:
+        return sorted((c for c in sites if key(c) > 0), key=lambda c: -key(c))[:top]
+
+    by_peak = topn(lambda c: c.peak_bytes)
+    by_leak = topn(lambda c: c.leaked_bytes)
+    by_count = [c for c in topn(lambda c: c.allocations) if c.stack_id in heap_ids]
 
     warnings = []
     if not tr.complete:
