@@ -332,9 +332,9 @@ def analyze(tr: R.Trace, top: int = 10) -> Analysis:
     for sid in cands:
         pcs = tr.stacks.get(sid, ())
         frames = sym.stack(pcs) if pcs else ()
-        key = tuple((f.function, f.file, f.line) if f.file else (f.function, f.object, f.address)
-                    for f in frames) or (("#", sid),)
-        groups.setdefault(key, []).append(sid)
+        where: tuple = tuple((f.function, f.file, f.line) if f.file else (f.function, f.object, f.address)
+                             for f in frames) or (("#", sid),)
+        groups.setdefault(where, []).append(sid)
 
     def merged(sids: list[int]) -> CallSite:
         def tot(d: dict[int, int]) -> int:
