@@ -215,6 +215,7 @@ def test_prefetch_transpose_patterns_api_small():
     assert p.rows[0].speedup == 1.0
     tr = bench.transpose((64,), repeats=1)
     assert tr.validated and [x.method for x in tr.rows] == ["naive", "blocked", "cache-oblivious"]
+    assert tr.backing.obtained == "4k" and tr.backing.size_bytes == tr.backing.rss_bytes == 2 * 64 * 64 * 8
     pt = bench.patterns(64, 1 << 16, strides=(8, 64, 4096), elements=1 << 12, repeats=1)
     assert [x.test for x in pt.rows] == ["row-major", "column-major", "stride", "stride", "stride", "sequential",
                                          "random"]

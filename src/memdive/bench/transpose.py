@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import InvalidInput, MemdiveError
 from ..models.bench import TransposeResult, TransposeRow
 from . import _native, env
-from .buffers import Buffer
+from .buffers import Buffer, combine
 
 METHODS = ("naive", "blocked", "cache-oblivious")
 
@@ -19,6 +19,7 @@ def transpose(sizes: tuple[int, ...] = (256, 1024, 2048, 4096), block: int = 32,
     lib = _native.lib()
     rows: list[TransposeRow] = []
     pinned = True
+    backings = []
     for n in sorted(set(sizes)):
         nbytes = n * n * 8
         with Buffer(nbytes, pages) as a, Buffer(nbytes, pages) as b:
@@ -34,5 +35,6 @@ def transpose(sizes: tuple[int, ...] = (256, 1024, 2048, 4096), block: int = 32,
                 base = st.median if k == 0 else base
                 rows.append(TransposeRow(n=n, method=m, ns_per_element=st, gb_per_second=16 / st.median,
                                          speedup=base / st.median))
-    return TransposeResult(env=env.make_env([cpu], pinned, repeats, warmup), block=block, validated=True,
+            backings += [a.backing(), b.backing()]
+    return TransposeResult(env=env.make_env([cpu], pinned, repeats, warmup), block=block, validated=True, backing=combine(backings),
                            rows=tuple(rows))

@@ -240,6 +240,7 @@ class TransposeRow:
 class TransposeResult:
     env: BenchEnv
     block: int
+    backing: Backing  # all matrices, summed
     validated: bool
     rows: tuple[TransposeRow, ...]
 

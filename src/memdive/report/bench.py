@@ -161,7 +161,7 @@ def transpose_renderables(r: TransposeResult) -> list:
     return [table("Transpose", ["matrix", "method", "ns/element", "min..max", "GB/s", "speedup"], rows,
                   right=(2, 3, 4, 5)),
             f"(N x N doubles; blocked: {r.block}x{r.block} tiles; GB/s counts 16 bytes moved per element)",
-            env_line(r.env)]
+            env_line(r.env, r.backing)]
 
 
 def summary_table(s: BenchSummary):
