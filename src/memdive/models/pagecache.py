@@ -1,35 +1,23 @@
-"""Records of page-cache residency of files (`memdive cache`). Kept apart from models.pages so the
-cache command imports little (its whole run must beat fincore, startup included)."""
+"""Records of page-cache residency of files (`memdive cache`). Kept apart from models.pages, and
+named tuples rather than dataclasses (as on the `ps` hot path): `import dataclasses` alone costs
+more than the whole cachestat measurement, and the command's whole run is compared with fincore's.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
+# Page-cache residency of one file. cached_pages None: unknown (refused, see `error`);
+# method "cachestat" or "mincore".
+FileCache = namedtuple(
+    "FileCache",
+    ("path", "size_bytes", "total_pages", "cached_pages", "dirty_pages", "writeback_pages", "evicted_pages",
+     "recently_evicted_pages", "method", "error"),
+    defaults=(None, None, None, None, "cachestat", None))
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileCache:
-    """Page-cache residency of one file."""
-
-    path: str
-    size_bytes: int
-    total_pages: int
-    cached_pages: int | None        # None: unknown (refused, see `error`)
-    dirty_pages: int | None = None
-    writeback_pages: int | None = None
-    evicted_pages: int | None = None
-    recently_evicted_pages: int | None = None
-    method: str = "cachestat"       # "cachestat" or "mincore"
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CacheReport:
-    files: list[FileCache]
-    page_size_bytes: int
-    total_pages: int
-    cached_pages: int
-    dirty_pages: int | None
-    unknown_files: int
-    skipped: int                    # not regular files, unreadable directories
-    action: str | None = None       # "touch", "evict", "lock"
-    elapsed_seconds: float = 0.0
+# Files measured and totals. skipped: entries that are not regular files; action: "touch", "evict", "lock".
+CacheReport = namedtuple(
+    "CacheReport",
+    ("files", "page_size_bytes", "total_pages", "cached_pages", "dirty_pages", "unknown_files", "skipped",
+     "action", "elapsed_seconds"),
+    defaults=(None, 0.0))
