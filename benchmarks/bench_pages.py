@@ -23,7 +23,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import alternate, build_ref, have, memdive_cmd, report, time_cmd
 
 from memdive.kernel import pagemap as pm
@@ -141,8 +140,7 @@ def cache_bench() -> None:
     try:
         chunk = os.urandom(1 << 20)
         with open(path, "wb") as f:
-            for _ in range(2048):
-                f.write(chunk)
+            f.writelines(chunk for _ in range(2048))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(path, 0o644)

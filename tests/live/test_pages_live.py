@@ -7,7 +7,6 @@ import json
 import os
 import pwd
 import shutil
-import stat
 import tempfile
 
 import pytest

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memdive.errors import InvalidInput, KernelFeatureMissing
+from memdive.errors import InvalidInput, KernelFeatureMissing, MemdiveError
 from memdive.kernel import kpage as kp
 from memdive.kernel import pagemap as pm
 from memdive.kernel.root import KernelRoot
@@ -39,7 +39,7 @@ def test_decode_captured_entries_bit55_soft_dirty():
     assert a["soft_dirty"] and a["exclusive"] and a["pfn"] == 0x1E860D
     assert b["present"] and b["pfn"] is None and b["file_or_shared_anon"] and not b["soft_dirty"]
     assert c["swapped"] and c["swap_type"] == 3 and c["swap_offset"] == 0xABC and c["pfn"] is None
-    with pytest.raises(Exception):
+    with pytest.raises(MemdiveError):
         pm.parse_entries(b"\0" * 7)
 
 
@@ -120,11 +120,12 @@ def test_fixture_entries_list():
 
 
 def test_report_renders_fixture():
+    import io
+    import json
+
     from memdive.report.jsonout import dumps
     from memdive.report.pages import histogram_table, walk_header, walk_tables
     from memdive.report.tables import console
-    import io
-    import json
 
     w = walk(PID, root=ROOT)
     buf = io.StringIO()

@@ -12,9 +12,9 @@ Debian 12's headers lack them; sizes are checked at import.
 from __future__ import annotations
 
 import ctypes
-import functools
 import errno
 import fcntl
+import functools
 import os
 
 import numpy as np

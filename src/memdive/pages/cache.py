@@ -16,6 +16,7 @@ import time
 
 from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import pagecache as pc
+
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 from ..models.pagecache import CacheReport, FileCache
 

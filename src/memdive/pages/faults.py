@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from ..errors import InvalidInput, NoSuchProcess
 from ..kernel import procfs, sysmm

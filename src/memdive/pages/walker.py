@@ -53,18 +53,6 @@ def _top9(e: np.ndarray) -> np.ndarray:
     return (e >> np.uint64(55)).astype(np.uint16)
 
 
-def _hist(values: np.ndarray, mult: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values and how many pages carry each (weighted by `mult`)."""
-    if (values == values[0]).all():
-        return values[:1], np.array([len(values) if mult is None else int(mult.sum())], dtype=np.int64)
-    if mult is None:
-        s = np.sort(values)
-        edges = np.flatnonzero(s[1:] != s[:-1]) + 1
-        return s[np.concatenate(([0], edges))], np.diff(np.concatenate(([0], edges, [len(s)])))
-    u, inv = np.unique(values, return_inverse=True)
-    return u, np.bincount(inv.reshape(-1), weights=mult, minlength=len(u)).astype(np.int64)
-
-
 class _Acc:
     """Per-region accumulators."""
 
@@ -91,26 +79,6 @@ class _Acc:
         self.k[r0:r0 + R, -1] += m @ (bits[:, lru] * bits[:, act])
         if mc is not None:
             self.mapcount[r0:r0 + R] += mc
-
-    def add_kpage(self, i: int, flags: np.ndarray, counts: np.ndarray | None, cg: np.ndarray | None,
-                  mult: np.ndarray | None = None) -> None:
-        """Account the kpage* values of region i's unique PFNs (`mult`: how often each is mapped)."""
-        if len(flags) == 0:
-            return
-        self.kpage_pages += len(flags) if mult is None else int(mult.sum())
-        uniq, cnt = _hist(flags, mult)
-        for u, c in zip(uniq.tolist(), cnt.tolist()):
-            self.hist[u] = self.hist.get(u, 0) + c
-        bits = ((uniq[:, None] >> _KSHIFTS[None, :]) & np.uint64(1)).astype(np.int64)
-        self.k[i, :-1] += (bits * cnt[:, None]).sum(axis=0)
-        lru, act = _KNAMES.index("_lru"), _KNAMES.index("_active")
-        self.k[i, -1] += int((bits[:, lru] * bits[:, act] * cnt).sum())
-        if counts is not None:
-            self.mapcount[i] += np.bincount(np.minimum(counts, MAPCOUNT_BINS - 1).astype(np.intp),
-                                            weights=mult, minlength=MAPCOUNT_BINS).astype(np.int64)
-        if cg is not None:
-            for u, c in zip(*(x.tolist() for x in _hist(cg, mult))):
-                self.memcg[u] = self.memcg.get(u, 0) + c
 
     def all_stats(self, virtual: list[int], detail: str, method: str, soft_dirty: bool) -> tuple[list[PageStats],
                                                                                                  PageStats]:
@@ -422,9 +390,7 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
         else:
             work = [(lo // page, (hi - lo) // page, i) for i, (_, lo, hi) in enumerate(sel)]
         if detail != "scan":
-            _read_pages(fd, work, acc, fds, pid, pfn_check=notes if detail == "kpage" else None)
-        if detail == "kpage" and acc.kpage_pages == 0 and acc.top[:, 256:].sum() > 0:
-            pass
+            _read_pages(fd, work, acc, fds, pid)
         method_name = "PAGEMAP_SCAN" if runs is not None else "pagemap"
         per, total = acc.all_stats([(hi - lo) // page for _, lo, hi in sel], detail, method_name, soft_dirty)
         regions = [RegionPages(start=lo, end=hi, perms=m.perms, kind=kind_of(m, exe), name=m.name, stats=st)
@@ -438,8 +404,6 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
                 paths = kp.memcg_paths(set(acc.memcg), r)
                 memcg = {paths.get(ino, f"inode {ino}" if ino else "(none)"): n for ino, n in
                          sorted(acc.memcg.items(), key=lambda x: -x[1])}
-        if runs is not None and whole and not r.is_live:
-            pass
         return PageWalk(pid=pid, method=method_name, detail=detail, page_size_bytes=page,
                         pfn_available=pfn_available, soft_dirty_supported=soft_dirty, regions=regions,
                         total=total, histogram=histogram, memcg_pages=memcg,
@@ -482,8 +446,7 @@ def pm_page_size() -> int:
     return os.sysconf("SC_PAGE_SIZE")
 
 
-def _read_pages(fd: int, work: list[tuple[int, int, int]], acc: _Acc, fds: dict[str, int], pid: int,
-                pfn_check: list[str] | None) -> None:
+def _read_pages(fd: int, work: list[tuple[int, int, int]], acc: _Acc, fds: dict[str, int], pid: int) -> None:
     """Read pagemap for every (first page, count, region) run into small batches and account them
     while the batch is still in cache."""
     buf = np.empty(BATCH_PAGES, dtype=np.uint64)

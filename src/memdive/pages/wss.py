@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import KernelFeatureMissing
 from ..kernel import pagecache as pc
@@ -97,4 +97,4 @@ def notes(root: KernelRoot | None = None) -> list[str]:
     return out
 
 
-__all__ = ["sample", "notes", "METHOD", "ERROR", "RESET_WHY", "KernelFeatureMissing"]
+__all__ = ["ERROR", "METHOD", "RESET_WHY", "KernelFeatureMissing", "notes", "sample"]
