@@ -76,7 +76,7 @@ def close_files(fds: dict[str, int]) -> None:
 
 def _read_span(fd: int, lo: int, n: int, buf: np.ndarray) -> np.ndarray:
     view = buf[:n]
-    mv = memoryview(view).cast("B")
+    mv = view.data.cast("B")
     got = 0
     while got < n * 8:
         try:
@@ -131,7 +131,7 @@ def _read_runs(fd: int, u: np.ndarray, lo: list[int], hi: list[int], bounds: lis
     """Values of u[bounds[r0]:bounds[r1]] into res: runs are read back to back into the scratch buffer
     (one preadv each), and each buffer-full is gathered with one numpy operation."""
     scratch = _scratch()
-    mv = memoryview(scratch).cast("B")
+    mv = scratch.data.cast("B")
     i = r0
     while i < r1:
         if hi[i] - lo[i] + 1 > MAX_SPAN:      # a run wider than the buffer: window by window
@@ -160,7 +160,7 @@ def _read_runs(fd: int, u: np.ndarray, lo: list[int], hi: list[int], bounds: lis
         starts = np.array(lo[i:j], dtype=np.int64)
         base = np.cumsum(np.array([0] + [hi[k] - lo[k] + 1 for k in range(i, j - 1)], dtype=np.int64))
         counts = np.diff(np.array(bounds[i:j + 1], dtype=np.int64))
-        off = u[p:q].view(np.int64) + np.repeat(base - starts, counts)
+        off = u[p:q].view(np.int64) + np.repeat(base - starts, counts.astype(np.intp))
         res[p:q] = scratch[off]
         i = j
 

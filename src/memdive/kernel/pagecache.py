@@ -65,7 +65,8 @@ def cachestat(fd: int, off: int = 0, length: int = 0, path: str = "") -> dict[st
             raise KernelFeatureMissing(f"cachestat: {os.strerror(e)} for {path}", path=path,
                                        hint="not a page-cache file (hugetlbfs, pipe, socket)")
         raise translate(OSError(e, os.strerror(e)), path or "cachestat")
-    return {f: int(getattr(cs, f)) for f, _ in Cachestat._fields_}
+    return {f: int(getattr(cs, f)) for f in ("nr_cache", "nr_dirty", "nr_writeback", "nr_evicted",
+                                              "nr_recently_evicted")}
 
 
 def mincore_trustworthy(path: str, st: os.stat_result) -> bool:

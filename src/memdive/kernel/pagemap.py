@@ -78,7 +78,7 @@ def read_entries(fd: int, start_page: int, count: int, out: np.ndarray | None = 
     Returns the filled prefix: shorter only if the kernel stopped early (end of address space).
     """
     buf = out[:count] if out is not None else np.empty(count, dtype=np.uint64)
-    mv = memoryview(buf).cast("B")
+    mv = buf.data.cast("B")
     got = 0
     nbytes = count * ENTRY_BYTES
     while got < nbytes:
@@ -103,7 +103,7 @@ def decode_entry(e: int) -> dict:
     """One entry as named fields (for --list and phys)."""
     present = bool(e >> BIT_PRESENT & 1)
     swapped = bool(e >> BIT_SWAPPED & 1)
-    d = {
+    d: dict[str, bool | int | None] = {
         "present": present, "swapped": swapped, "file_or_shared_anon": bool(e >> BIT_FILE & 1),
         "exclusive": bool(e >> BIT_EXCLUSIVE & 1), "soft_dirty": bool(e >> BIT_SOFT_DIRTY & 1),
         "uffd_wp": bool(e >> BIT_UFFD_WP & 1), "guard": bool(e >> BIT_GUARD & 1),

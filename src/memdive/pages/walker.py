@@ -73,6 +73,7 @@ class _Acc:
         for f, c in zip(combos.tolist(), tot.tolist()):
             if c:
                 self.hist[f] = self.hist.get(f, 0) + c
+        assert self.k is not None and self.mapcount is not None
         bits = ((combos[:, None] >> _KSHIFTS[None, :]) & np.uint64(1)).astype(np.int64)
         lru, act = _KNAMES.index("_lru"), _KNAMES.index("_active")
         self.k[r0:r0 + R, :-1] += m @ bits
@@ -239,24 +240,26 @@ class _KpageJoin:
         base = -1
         for a in range(0, n, ch):
             b = min(n, a + ch)
+            idx: slice | np.ndarray
             if unique:
                 idx = slice(a, b)
             else:
-                idx = np.cumsum(new[a:b], dtype=np.int64)
-                idx += base
-                base = int(idx[-1])
+                cs = np.cumsum(new[a:b], dtype=np.int64)
+                cs += base
+                base = int(cs[-1])
+                idx = cs
             reg = (keys[a:b] & mask).astype(np.int64)
             if R * C <= 1 << 24:
                 m += np.bincount(reg * C + cinv[idx], minlength=R * C).reshape(R, C)
             else:
                 np.add.at(m, (reg, cinv[idx]), 1)
-            if mc is not None:
+            if mc is not None and mbin is not None:
                 mc += np.bincount(reg * MAPCOUNT_BINS + mbin[idx], minlength=R * MAPCOUNT_BINS).reshape(
                     R, MAPCOUNT_BINS)
-            if cgc is not None:
-                cgc += np.bincount(cg_inv[idx], minlength=len(cg_vals))
+            if cgc is not None and cg_inv is not None:
+                cgc += np.bincount(cg_inv[idx], minlength=len(cgc))
         self.acc.add_matrix(self.r0, m, combos, mc)
-        if cgc is not None:
+        if cgc is not None and cg_vals is not None:
             for v, c in zip(cg_vals.tolist(), cgc.tolist()):
                 if c:
                     self.acc.memcg[v] = self.acc.memcg.get(v, 0) + c
@@ -530,8 +533,8 @@ def entries(pid: int, start: int, end: int, *, limit: int = 65536, root: KernelR
     for j, ent in enumerate(e.tolist()):
         addr = (lo + j) * page
         d = pm.decode_entry(ent)
-        k = bisect.bisect_right(starts, addr) - 1
-        name = maps[k].name if k >= 0 and maps[k].end > addr else ""
+        mi = bisect.bisect_right(starts, addr) - 1
+        name = maps[mi].name if mi >= 0 and maps[mi].end > addr else ""
         known = bool(fds) and d["pfn"] is not None
         flags = int(full["kpageflags"][j]) if known and "kpageflags" in full else None
         out.append(PageEntry(

@@ -46,7 +46,7 @@ def run(args) -> int:
 
         if args.range is None:
             raise InvalidInput("--list needs --range START-END")
-        es = entries(args.pid, lo, hi)
+        es = entries(args.pid, args.range[0], args.range[1])
         if args.json:
             from ..common import emit_json
 
@@ -86,9 +86,9 @@ def run(args) -> int:
     c = console()
     c.print(walk_header(w), markup=False)
     if args.total:
-        from ...report.jsonout import to_jsonable
+        import dataclasses
 
-        c.print("  ".join(f"{k.removesuffix('_pages')}={v}" for k, v in to_jsonable(w.total).items()
+        c.print("  ".join(f"{k.removesuffix('_pages')}={v}" for k, v in dataclasses.asdict(w.total).items()
                           if v is not None), markup=False)
         return 0
     c.print(walk_tables(w, pages=args.pages, top=args.top or None))
