@@ -46,7 +46,8 @@ def triad() -> None:
     print(f"\ntriad, {threads} threads, 3 arrays of {n * 8 >> 20} MiB, best of {REPS} (median over {ROUNDS} alternating rounds)")
     print(f"  memdive bench bandwidth   median {statistics.median(a):6.2f} GB/s   (rounds: {', '.join(f'{x:.1f}' for x in a)})")
     print(f"  stream_ref (OpenMP)       median {statistics.median(b):6.2f} GB/s   (rounds: {', '.join(f'{x:.1f}' for x in b)})")
-    print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target >= 0.97)")
+    print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target >= 0.97; rounds: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 def latency() -> None:
@@ -72,7 +73,8 @@ def latency() -> None:
         print(f"\nlatency at 256 MiB, {pages} pages (median over {len(a)} alternating rounds)")
         print(f"  memdive bench latency     median {statistics.median(a):7.1f} ns   (rounds: {', '.join(f'{x:.0f}' for x in a)})")
         print(f"  chase.c {mode:<5}             median {statistics.median(b):7.1f} ns   (rounds: {', '.join(f'{x:.0f}' for x in b)})")
-        print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target 0.90..1.10)")
+        print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target 0.90..1.10; rounds: "
+              f"{', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 def quick() -> None:
