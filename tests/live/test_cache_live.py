@@ -20,10 +20,31 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1 << 20
 
 
+def _fstype(path: str) -> str:
+    """The filesystem type of the mount holding `path` (longest mount-point prefix in /proc/mounts)."""
+    best, kind = "", ""
+    for line in open("/proc/mounts"):
+        _, mnt, fs = line.split()[:3]
+        if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+            best, kind = mnt, fs
+    return kind
+
+
 @pytest.fixture
-def half_cached(tmp_path):
+def disk_dir(tmp_path):
+    """A directory on a disk filesystem: tmpfs pages cannot be evicted, so /tmp may not do."""
+    if _fstype(str(tmp_path)) not in ("tmpfs", "ramfs"):
+        yield tmp_path
+        return
+    d = tempfile.mkdtemp(prefix="memdive-cache-", dir="/var/tmp")
+    yield __import__("pathlib").Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def half_cached(disk_dir):
     """A 16 MiB file on disk with exactly its first half in the page cache."""
-    path = tmp_path / "data.bin"
+    path = disk_dir / "data.bin"
     with open(path, "wb") as f:
         f.write(os.urandom(16 * MIB))
         f.flush()
@@ -90,7 +111,7 @@ def test_directory_tree_and_lock(tmp_path):
 @requires_root
 def test_unprivileged_never_reports_mincore_lie(tmp_path, memdive_cli):
     """cachestat refuses a file nobody may only read; mincore would say 'all resident': report unknown."""
-    d = tempfile.mkdtemp(prefix="memdive-cache-")
+    d = tempfile.mkdtemp(prefix="memdive-cache-", dir="/var/tmp")     # a disk filesystem, enterable by nobody
     try:
         os.chmod(d, 0o755)
         path = os.path.join(d, "ro.bin")
