@@ -221,3 +221,20 @@ def test_totals_fast_path_equals_walk(target, memdive_cli):
     assert t.pmd_mapped_pages >= SIZES["thp"] * 0 and t.present_pages >= 100 + 256 + 256
     d = json.loads(memdive_cli("pages", str(c.pid), "--fast", "--total", "--json").stdout)
     assert d["total"]["present_pages"] == t.present_pages
+
+
+def test_kernel_thread_has_no_pages(memdive_cli):
+    from memdive.kernel.io import list_pids
+
+    kthread = None
+    for p in list_pids("/proc"):
+        try:
+            if procfs.read_stat(p).is_kernel_thread:
+                kthread = p
+                break
+        except Exception:
+            continue
+    assert kthread is not None, "no kernel thread visible in /proc"
+    for args in (("pages", str(kthread)), ("phys", str(kthread), "1000"), ("wss", str(kthread), "--yes", "--count", "1")):
+        p = memdive_cli(*args)
+        assert p.returncode == 2 and "no user address space" in p.stderr, (args, p.stderr)

@@ -21,6 +21,9 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 from ..models.pagecache import CacheReport, FileCache
 
 ACTIONS = (None, "touch", "evict", "lock")
+REFUSED = "refused: you may only read it"
+UNKNOWN_HINT = ("the kernel answers cachestat only for files you own or may write, and mincore would claim "
+                "every page of the others resident: run as the owner or as root")
 METHODS = ("auto", "cachestat", "mincore")
 
 
@@ -76,7 +79,7 @@ def measure(path: str, st: os.stat_result, fd: int, method: str = "auto") -> Fil
                              recently_evicted_pages=cs["nr_recently_evicted"], method="cachestat")
         except pc.CachestatRefused as exc:
             # mincore would claim every page resident here: say unknown instead
-            return FileCache(**base, cached_pages=None, method="cachestat", error=exc.one_line())
+            return FileCache(**base, cached_pages=None, method="cachestat", error=REFUSED)
         except KernelFeatureMissing as exc:
             if method == "cachestat":
                 raise
@@ -84,8 +87,7 @@ def measure(path: str, st: os.stat_result, fd: int, method: str = "auto") -> Fil
                 return FileCache(**base, cached_pages=None, method="cachestat", error=exc.one_line())
     if not pc.mincore_trustworthy(path, st):
         return FileCache(**base, cached_pages=None, method="mincore",
-                         error="unknown: the kernel reports every page resident to mincore for a file you "
-                               "may only read (hint: run as the owner or root)")
+                         error="not trusted: mincore reports every page resident for a file you may only read")
     if total == 0:
         return FileCache(**base, cached_pages=0, method="mincore")
     return FileCache(**base, cached_pages=pc.mincore_file(fd, st.st_size, path), method="mincore")

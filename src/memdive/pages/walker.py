@@ -265,6 +265,16 @@ class _KpageJoin:
                     self.acc.memcg[v] = self.acc.memcg.get(v, 0) + c
 
 
+def _user_maps(pid: int, r: KernelRoot) -> list[Mapping]:
+    """The process's mappings; a process without a user address space is an error that says so."""
+    maps = procfs.read_maps(pid, r)
+    if not maps:
+        st = procfs.read_stat(pid, r)        # NoSuchProcess if it has gone meanwhile
+        what = "a zombie" if st.state in ("Z", "X") else "a kernel thread" if st.is_kernel_thread else "exiting"
+        raise InvalidInput(f"process {pid} has no user address space ({what}): no pages to walk", pid=pid)
+    return maps
+
+
 def select(maps: list[Mapping], start: int | None = None, end: int | None = None,
            region: str | None = None, exe: str | None = None) -> list[tuple[Mapping, int, int]]:
     """Mappings (clipped to [start, end)) to walk; `region` matches a kind, an exact name or a substring."""
@@ -341,7 +351,7 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
     t0 = time.perf_counter()
     r = resolve(root)
     page = pm_page_size()
-    maps = procfs.read_maps(pid, r)
+    maps = _user_maps(pid, r)
     exe = procfs.read_exe(pid, r)
     whole = start is None and end is None and region is None
     sel = select(maps, start, end, region, exe)
@@ -507,7 +517,7 @@ def entries(pid: int, start: int, end: int, *, limit: int = 65536, root: KernelR
     if hi - lo > limit:
         raise InvalidInput(f"range of {hi - lo} pages is too large to list (limit {limit})",
                            hint="narrow --range, or drop --list for counts")
-    maps = procfs.read_maps(pid, r)
+    maps = _user_maps(pid, r)
     fd = pm.open_pagemap(pid, r)
     try:
         e = pm.read_entries(fd, lo, hi - lo, pid=pid)

@@ -51,9 +51,12 @@ def sample(pid: int, *, interval: float = 1.0, duration: float | None = None, co
     soft = pm.soft_dirty_supported(r)
     dirfd = pc.open_pid_dir(pid, r)
     try:
+        from ..errors import InvalidInput
         from ..kernel.procfs import read_exe
 
         exe = read_exe(pid, r)
+        if not pc.read_pid_file_at(dirfd, "maps", pid):
+            raise InvalidInput(f"process {pid} has no user address space (a kernel thread or a zombie)", pid=pid)
         t0 = time.monotonic()
         n = 0
         pc.write_clear_refs(dirfd, "1", pid)

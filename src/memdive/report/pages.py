@@ -142,11 +142,16 @@ def cache_summary(rep: CacheReport) -> str:
     s = (f"Resident: {rep.cached_pages}/{rep.total_pages} pages "
          f"({human_bytes(rep.cached_pages * rep.page_size_bytes)} of "
          f"{human_bytes(rep.total_pages * rep.page_size_bytes)})")
+    hint = ""
     if rep.unknown_files:
         s += f"; {rep.unknown_files} files unknown (not counted)"
+        if any(f.error and ("refused" in f.error or "not trusted" in f.error) for f in rep.files):
+            from ..pages.cache import UNKNOWN_HINT
+
+            hint = f"\nhint: {UNKNOWN_HINT}"
     if rep.skipped:
         s += f"; {rep.skipped} non-regular entries skipped"
-    return s + f"; {rep.elapsed_seconds * 1e3:.1f} ms"
+    return s + f"; {rep.elapsed_seconds * 1e3:.1f} ms" + hint
 
 
 def cache_text(rep: CacheReport, top: int | None = None) -> str:
