@@ -44,6 +44,7 @@ _KBITS = {"thp_pages": 22, "ksm_pages": 21, "referenced_pages": 2, "dirty_pages"
 _KNAMES = tuple(_KBITS)
 _KSHIFTS = np.array(list(_KBITS.values()), dtype=np.uint64)
 MAPCOUNT_BINS = 9              # 0..7 and 8+
+_CAT_MATRIX = np.array([[(c >> k) & 1 for k in range(4)] for c in range(16)], dtype=np.float64)
 DENSE_FRACTION = 0.25          # "auto": above this share of present+swapped pages, read pagemap whole
 
 
@@ -389,9 +390,10 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
         if runs is not None:
             rs, re, cat, idx = runs
             npg = ((re - rs) // np.uint64(page)).astype(np.int64)
-            for col, bit in enumerate((pm.PAGE_IS_PRESENT, pm.PAGE_IS_SWAPPED, pm.PAGE_IS_PFNZERO, pm.PAGE_IS_HUGE)):
-                w = np.where((cat & np.uint64(bit)) != 0, npg, 0)
-                acc.scan[:, col] += np.bincount(idx, weights=w, minlength=len(sel)).astype(np.int64)
+            # categories PRESENT, SWAPPED, PFNZERO, HUGE are bits 3-6: one bincount over (region, 4 bits)
+            key = idx * 16 + ((cat >> np.uint64(3)) & np.uint64(15)).astype(np.intp)
+            per = np.bincount(key, weights=npg, minlength=len(sel) * 16).reshape(len(sel), 16)
+            acc.scan += np.rint(per @ _CAT_MATRIX).astype(np.int64)
             dense = int(acc.scan[:, :2].sum()) > DENSE_FRACTION * sum((hi - lo) // page for _, lo, hi in sel)
             if detail == "scan":
                 work = []
