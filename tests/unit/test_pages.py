@@ -150,3 +150,13 @@ def test_lookup_reusing_input_and_wide_runs(monkeypatch):
         assert out is v and out.tolist() == ref.tolist() == [1, 1, 1, 1, 1, 5, 5]
     finally:
         kp.close_files(fds)
+
+
+def test_public_api_names():
+    import memdive
+
+    assert memdive.pages.walk is walk and callable(memdive.residency)
+    assert callable(memdive.pages.wss.sample) and callable(memdive.pages.faults.run_command)
+    assert callable(memdive.pages.files) and callable(memdive.pages.phys) and callable(memdive.pages.walker.totals)
+    with pytest.raises(AttributeError):
+        memdive.pages.no_such_thing  # noqa: B018

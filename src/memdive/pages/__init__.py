@@ -20,4 +20,7 @@ _LAZY = {"walk": "walker", "entries": "walker", "phys": "phys", "residency": "re
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:        # submodules by name: memdive.pages.wss, .faults, .cache ...
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
