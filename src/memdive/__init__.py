@@ -19,7 +19,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Process": ("memdive.process", "Process"),
     "processes": ("memdive.overview", "processes"),
     "system": ("memdive.overview", "system"),
-    "residency": ("memdive.pages.residency", "residency"),
+    "residency": ("memdive.pages.incore", "residency"),
     "thp_system": ("memdive.hugepages.thp", "thp_system"),
     "thp_process": ("memdive.hugepages.thp", "thp_process"),
     "hugetlb_system": ("memdive.hugepages.hugetlb", "hugetlb_system"),

@@ -13,7 +13,7 @@ import pytest
 
 from memdive.kernel import procfs
 from memdive.pages import entries, walk
-from memdive.pages.phys import phys
+from memdive.pages.translate import phys
 from tests.conftest import requires_root
 
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -2,8 +2,8 @@
 
     walk(pid, ...)          every page of a process (or a range/region): memdive.models.pages.PageWalk
     entries(pid, lo, hi)    page-by-page records (PageEntry) for a small range
-    phys(pid, addrs)        virtual -> physical addresses with the pages' flags   (pages.phys)
-    residency(buf_or_range) mincore() of one's own memory                        (pages.residency)
+    phys(pid, addrs)        virtual -> physical addresses with the pages' flags   (pages.translate)
+    residency(buf_or_range) mincore() of one's own memory                        (pages.incore)
     files(paths, ...)       page-cache residency of files and trees               (pages.cache)
     wss.sample / faults.sample, faults.run_command: working set and page faults
 
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY = {"walk": "walker", "entries": "walker", "phys": "phys", "residency": "residency", "files": "cache"}
+# function -> submodule; no submodule shares a function's name (an imported submodule would shadow it)
+_LAZY = {"walk": "walker", "entries": "walker", "phys": "translate", "residency": "incore", "files": "cache"}
 
 
 def __getattr__(name: str):

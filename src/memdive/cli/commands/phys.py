@@ -17,7 +17,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ...pages.phys import phys
+    from ...pages.translate import phys
 
     es = phys(args.pid, args.addrs)
     if args.json:
