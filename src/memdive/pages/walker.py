@@ -392,8 +392,8 @@ def walk(pid: int, *, start: int | None = None, end: int | None = None, region: 
             npg = ((re - rs) // np.uint64(page)).astype(np.int64)
             # categories PRESENT, SWAPPED, PFNZERO, HUGE are bits 3-6: one bincount over (region, 4 bits)
             key = idx * 16 + ((cat >> np.uint64(3)) & np.uint64(15)).astype(np.intp)
-            per = np.bincount(key, weights=npg, minlength=len(sel) * 16).reshape(len(sel), 16)
-            acc.scan += np.rint(per @ _CAT_MATRIX).astype(np.int64)
+            per_cat = np.bincount(key, weights=npg, minlength=len(sel) * 16).reshape(len(sel), 16)
+            acc.scan += np.rint(per_cat @ _CAT_MATRIX).astype(np.int64)
             dense = int(acc.scan[:, :2].sum()) > DENSE_FRACTION * sum((hi - lo) // page for _, lo, hi in sel)
             if detail == "scan":
                 work = []
