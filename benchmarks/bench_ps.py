@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 
-from common import alternate, have, memdive_cmd, report, time_cmd
+from common import alternate, ensure_bytecode, have, memdive_cmd, report, time_cmd
 
 BARE = ("import os\n"
         "for p in os.listdir('/proc'):\n"
@@ -33,6 +33,7 @@ PSUTIL = ("import psutil\n"
 
 
 def main(rounds: int = 11, want: int = 400) -> dict[str, float]:
+    ensure_bytecode()
     have_now = sum(1 for p in os.listdir("/proc") if p.isdigit())
     kids = [subprocess.Popen(["sleep", "600"]) for _ in range(max(0, want - have_now) + 20)]
     try:

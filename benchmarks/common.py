@@ -48,6 +48,19 @@ def memdive_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "memdive"]
 
 
+def ensure_bytecode() -> None:
+    """Compile memdive's modules to .pyc, as `pip install` does. An editable install under
+    PYTHONDONTWRITEBYTECODE=1 (set on these machines) would otherwise recompile every module at
+    every start, and timing a whole `memdive` command would measure the compiler."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("memdive")
+    if spec and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            compileall.compile_dir(loc, quiet=1)
+
+
 def time_call(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
     fn()

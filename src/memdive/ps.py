@@ -1,17 +1,18 @@
 """Which processes hold the machine's memory: smem's table, faster.
 
-One pass over /proc: for each PID, smaps_rollup (smaps where it is missing or fails), the owner
-from one stat() of /proc/PID and the command line. Processes that vanish mid-scan are skipped and
-counted; those that may not be read are counted and reported once with the hint.
+One pass over /proc (memdive.kernel.procfs.scan_rollups): for each PID, smaps_rollup (smaps where it
+is missing or fails), the owner from an fstat of the open file, and the command line. Processes that
+vanish mid-scan are skipped and counted; those that may not be read are counted and reported once
+with the hint.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
 
-from .errors import AccessDenied, NoSuchProcess, ParseError
+from .errors import AccessDenied, NoSuchProcess
 from .kernel import procfs
-from .kernel.io import ROOT_HINT, list_pids
+from .kernel.io import ROOT_HINT
 from .kernel.root import KernelRoot, resolve
 
 
@@ -56,45 +57,35 @@ def user_name(uid: int) -> str:
     return name
 
 
-def _command(pid: int, root: KernelRoot) -> str:
-    try:
-        args = procfs.read_cmdline(pid, root)
-    except AccessDenied:
-        args = []
-    if args and any(args):
-        return " ".join(args)
-    return "[" + procfs.read_comm(pid, root) + "]"
-
-
 def scan(root: KernelRoot | None = None, *, pids: list[int] | None = None, uid: int | None = None,
          with_cgroup: bool = False) -> PsResult:
     """Memory of every process (or of `pids`). Kernel threads (no address space) are left out."""
-    r = resolve(root)
     out: list[ProcessMemory] = []
     denied = vanished = 0
     errors: list[str] = []
-    for pid in (pids if pids is not None else list_pids(r.proc)):
+    r = resolve(root)
+    for pid, uid_or_exc, ru, cmd in procfs.scan_rollups(r, pids):
+        if ru is None:
+            if isinstance(uid_or_exc, NoSuchProcess):
+                vanished += 1
+            elif isinstance(uid_or_exc, AccessDenied):
+                denied += 1
+            else:
+                errors.append(str(uid_or_exc))
+            continue
+        owner = uid_or_exc
+        if uid is not None and owner != uid:
+            continue
         try:
-            owner = procfs.pid_uid(pid, r)
-            if uid is not None and owner != uid:
-                continue
-            ru = procfs.read_smaps_rollup(pid, r)
-            if ru is None:
-                continue
-            out.append(ProcessMemory(
-                pid=pid, uid=owner, user=user_name(owner), command=_command(pid, r),
-                rss_bytes=ru.rss_bytes or 0, pss_bytes=ru.pss_bytes or 0, uss_bytes=ru.uss_bytes,
-                swap_bytes=ru.swap_bytes or 0, swap_pss_bytes=ru.swap_pss_bytes,
-                pss_anon_bytes=ru.pss_anon_bytes, pss_file_bytes=ru.pss_file_bytes,
-                pss_shmem_bytes=ru.pss_shmem_bytes,
-                cgroup=procfs.read_cgroup(pid, r) if with_cgroup else None,
-            ))
+            cgroup = procfs.read_cgroup(pid, r) if with_cgroup else None
         except NoSuchProcess:
             vanished += 1
-        except AccessDenied:
-            denied += 1
-        except ParseError as e:
-            errors.append(str(e))
+            continue
+        out.append(ProcessMemory(
+            pid, owner, user_name(owner), " ".join(cmd), ru.rss_bytes or 0, ru.pss_bytes or 0, ru.uss_bytes,
+            ru.swap_bytes or 0, ru.swap_pss_bytes, ru.pss_anon_bytes, ru.pss_file_bytes, ru.pss_shmem_bytes,
+            cgroup,
+        ))
     hint = (f"{denied} process(es) could not be read: {ROOT_HINT}") if denied else None
     return PsResult(out, denied, vanished, hint, errors)
 

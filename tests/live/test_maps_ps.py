@@ -163,3 +163,19 @@ def test_ps_filters_by_user_and_groups_by_cgroup(known, memdive_cli):
     assert grp["pss_bytes"] == sum(p["pss_bytes"] for p in d["processes"] if p["cgroup"] == mine)
     none = json.loads(memdive_cli("ps", "--json", "--user", "nobody").stdout)
     assert all(p["user"] == "nobody" for p in none["processes"])
+
+
+def test_long_command_line_read_whole():
+    p = subprocess.Popen(["sh", "-c", "sleep 30", "x" * 100_000])
+    try:
+        deadline = time.monotonic() + 10
+        while not procfs.read_cmdline(p.pid) or procfs.read_cmdline(p.pid)[0] != "sh":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        args = procfs.read_cmdline(p.pid)
+        assert args == ["sh", "-c", "sleep 30", "x" * 100_000]      # past the first 64 KiB read
+        row = scan(pids=[p.pid]).processes[0]
+        assert row.command.endswith("x" * 1000) and row.uid == os.geteuid()
+    finally:
+        p.kill()
+        p.wait()

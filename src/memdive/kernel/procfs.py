@@ -8,9 +8,9 @@ from __future__ import annotations
 import errno
 import os
 
-from ..errors import NoSuchProcess, ParseError, ZombieProcess
+from ..errors import AccessDenied, NoSuchProcess, ParseError, ZombieProcess
 from ..models.process import SMAPS_KB_FIELDS, Mapping, Rollup, Stat, Status
-from .io import read_bytes, translate
+from .io import list_pids, read_bytes, translate
 from .root import KernelRoot, resolve
 
 _KB = 1024
@@ -317,11 +317,18 @@ def read_smaps_rollup(pid: int, root: KernelRoot | None = None) -> Rollup | None
 
     Returns None for a process without an address space (a kernel thread).
     """
+    return read_smaps_rollup_owned(pid, root)[0]
+
+
+def read_smaps_rollup_owned(pid: int, root: KernelRoot | None = None) -> tuple[Rollup | None, int]:
+    """read_smaps_rollup and the process's owner (uid of its /proc files, one fstat of the open file)."""
     r = resolve(root)
     path = r.pid_path(pid, "smaps_rollup")
+    uid = -1
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
+            uid = os.fstat(fd).st_uid
             data = os.read(fd, 65536)
         finally:
             os.close(fd)
@@ -332,12 +339,92 @@ def read_smaps_rollup(pid: int, root: KernelRoot | None = None) -> Rollup | None
             data = None   # kernel thread or exiting process: try smaps
         else:
             raise translate(exc, path, pid) from None
+    if uid < 0:
+        uid = pid_uid(pid, r)
     if data:
-        return parse_smaps_rollup(data, pid, path)
+        return parse_smaps_rollup(data, pid, path), uid
+    return _rollup_from_smaps(pid, r), uid
+
+
+def _rollup_from_smaps(pid: int, r: KernelRoot) -> Rollup | None:
+    """smaps summed (no smaps_rollup, or it failed for a live process); None without an address space.
+    NoSuchProcess/ZombieProcess when the process is gone or a zombie."""
     maps = read_smaps(pid, r)
-    if not maps:
-        return None
-    return rollup_from_mappings(pid, maps)
+    return rollup_from_mappings(pid, maps) if maps else None
+
+
+def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, with_cmdline: bool = True):
+    """Every process's rollup, owner and command line in one tight pass (the `ps` hot path).
+
+    Yields (pid, uid, rollup, cmdline) for processes with an address space, or (pid, exc, None, None)
+    for one that could not be read (NoSuchProcess, AccessDenied, ParseError): the caller counts those.
+    Kernel threads are skipped. Reads smaps_rollup once per process (smaps where it is missing or
+    fails), takes the owner from an fstat of the open file, and the cmdline in one read.
+    """
+    r = resolve(root)
+    base = r.proc + "/"
+    if pids is None:
+        pids = list_pids(r.proc)
+    o_flags = os.O_RDONLY | os.O_CLOEXEC
+    open_, read, close, fstat = os.open, os.read, os.close, os.fstat
+    layouts = _ROLLUP_LAYOUTS
+    for pid in pids:
+        prefix = base + str(pid)
+        try:
+            try:
+                fd = open_(prefix + "/smaps_rollup", o_flags)
+                try:
+                    uid = fstat(fd).st_uid
+                    data = read(fd, 65536)
+                finally:
+                    close(fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ESRCH):
+                    raise translate(exc, prefix + "/smaps_rollup", pid) from None
+                ru = _rollup_from_smaps(pid, r)     # old kernel, kernel thread (ESRCH), exiting
+                if ru is None:
+                    continue
+                uid = pid_uid(pid, r)
+            else:
+                if not data:
+                    ru = _rollup_from_smaps(pid, r)
+                    if ru is None:
+                        continue
+                else:
+                    # parse_smaps_rollup, inlined for the common layout
+                    nl = data.find(b"\n")
+                    tok = data[nl + 1:].split()
+                    n = len(tok) // 3
+                    layout = layouts.get(tuple(tok[0::3])) if nl > 0 else None
+                    if layout is None or len(tok) % 3 or tok[2::3].count(b"kB") != n:
+                        ru = parse_smaps_rollup(data, pid, prefix + "/smaps_rollup")
+                    else:
+                        try:
+                            vals = list(map((1024).__mul__, map(int, tok[1::3])))
+                        except ValueError:
+                            raise ParseError(f"{prefix}/smaps_rollup: malformed value",
+                                             path=prefix + "/smaps_rollup") from None
+                        ru = Rollup(pid, "smaps_rollup", *[vals[i] if i >= 0 else None for i in layout])
+            cmd: list[str] | None = None
+            if with_cmdline:
+                try:
+                    fd = open_(prefix + "/cmdline", o_flags)
+                    try:
+                        raw = read(fd, 65536)
+                        if len(raw) == 65536:
+                            raw += _read_rest(fd)
+                    finally:
+                        close(fd)
+                    cmd = parse_cmdline(raw)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOENT, errno.ESRCH):
+                        raise translate(exc, prefix + "/cmdline", pid) from None
+                    cmd = []
+                if not cmd or not any(cmd):
+                    cmd = ["[" + read_comm(pid, r) + "]"]
+            yield pid, uid, ru, cmd
+        except (NoSuchProcess, AccessDenied, ParseError) as exc:
+            yield pid, exc, None, None
 
 
 def read_status(pid: int, root: KernelRoot | None = None) -> Status:
@@ -353,8 +440,27 @@ def read_stat(pid: int, root: KernelRoot | None = None) -> Stat:
 
 
 def read_cmdline(pid: int, root: KernelRoot | None = None) -> list[str]:
-    data, _ = _read(pid, "cmdline", root)
+    path = resolve(root).pid_path(pid, "cmdline")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.read(fd, 65536)
+            if len(data) == 65536:                   # a long command line: read the rest
+                data += _read_rest(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise translate(exc, path, pid) from None
     return parse_cmdline(data)
+
+
+def _read_rest(fd: int) -> bytes:
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
 
 
 def read_comm(pid: int, root: KernelRoot | None = None) -> str:
