@@ -235,7 +235,9 @@ def test_wss_accessed_set_of_hot_region(hot_target):
     assert len(samples) == 2
     for s in samples:
         region = [r for r in s.regions if r.start <= hot < r.end][0]
-        assert region.accessed_bytes >= hot_bytes          # the thread rewrites every page
+        # The thread rewrites every page in a loop; on a loaded machine it may be descheduled for part
+        # of the interval, so allow it to be a few pages short of a full pass.
+        assert region.accessed_bytes >= hot_bytes - 8 * PAGE
         # the 64 MiB THP region and the 1000-page region are never touched again: not in the set
         thp = int(info["thp"], 16)
         cold = [r for r in s.regions if r.start <= thp < r.end][0]
