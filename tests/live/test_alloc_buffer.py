@@ -18,6 +18,7 @@ from memdive.kernel import numa, ownmem
 from memdive.kernel.io import read_bytes, write_text
 from memdive.kernel.procfs import read_smaps
 from memdive.kernel.root import KernelRoot
+from memdive.kernel.thp import read_thp_mode
 
 from ..conftest import is_root, requires_root
 
@@ -44,7 +45,7 @@ def test_thp_buffer_reports_what_smaps_says():
         assert r.thp_bytes == m.anon_huge_bytes
         if "PAGEMAP_SCAN" in r.sources:
             assert sum(x.length_bytes for x in r.runs if x.kind == "thp") == r.thp_bytes
-        if ownmem.thp_mode() in ("always", "madvise"):
+        if read_thp_mode() in ("always", "madvise"):
             # A fresh 24 GiB machine has free 2 MiB blocks: huge pages are got; if not, the report says why.
             assert r.thp_bytes > 0 or any("no huge pages" in n for n in r.notes)
         assert r.verdicts()[0].startswith(f"pages=thp: {r.thp_bytes} of {8 * MiB}")

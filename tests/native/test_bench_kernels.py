@@ -240,7 +240,7 @@ def _smaps_range(addr: int, size: int) -> dict[str, int]:
 
 
 def test_backing_of_a_real_thp_region_and_a_4k_one():
-    from memdive.kernel.cpu import read_thp_mode
+    from memdive.kernel.thp import read_thp_mode
 
     size = 8 << 20
     with Buffer(size, "thp") as b:

@@ -13,6 +13,7 @@ import memdive.alloc.compare as cmp
 from memdive.alloc.measure import _runs
 from memdive.errors import InvalidInput, ParseError
 from memdive.kernel import ownmem
+from memdive.kernel import thp as kthp
 from memdive.kernel.root import KernelRoot
 from memdive.models.alloc import AllocatorInfo, AllocatorRun, BufferReport
 from memdive.report.alloc import buffer_lines, compare_lines, compare_table
@@ -39,12 +40,12 @@ def _tree(tmp_path, enabled="always [madvise] never", pools=None):
 def test_thp_mode_pool_and_hugepage_size_from_a_fixture_tree(tmp_path):
     root = _tree(tmp_path, "always madvise [never]", {2048: {"nr_hugepages": 8, "free_hugepages": 5,
                                                               "resv_hugepages": 2, "surplus_hugepages": 0}})
-    assert ownmem.thp_mode(root) == "never"
-    assert ownmem.thp_pmd_size(root) == 2 << 20
+    assert kthp.read_thp_mode(root) == "never"
+    assert kthp.read_pmd_size(root) == 2 << 20
     assert ownmem.hugetlb_pool(2 << 20, root) == {"nr": 8, "free": 5, "resv": 2, "surplus": 0, "overcommit": 0}
     assert ownmem.hugetlb_pool(1 << 30, root) is None               # no such pool on this "kernel"
     assert ownmem.default_hugepage_size(root) == 1 << 30
-    assert ownmem.thp_mode(KernelRoot.at(str(tmp_path / "nothing"))) is None
+    assert kthp.read_thp_mode(KernelRoot.at(str(tmp_path / "nothing"))) is None
 
 
 def test_parse_pagemap_rejects_partial_entries():

@@ -13,6 +13,7 @@ from memdive.bench.plateaus import find_plateaus, segments
 from memdive.errors import ParseError
 from memdive.kernel import cpu
 from memdive.kernel.root import KernelRoot
+from memdive.kernel.thp import read_thp_mode
 from memdive.models.bench import (
     Backing,
     BandwidthResult,
@@ -86,8 +87,8 @@ def test_cpuinfo_fixture():
 
 
 def test_thp_mode_fixture_and_absent():
-    assert cpu.read_thp_mode(ZEN4) == "madvise"
-    assert cpu.read_thp_mode(NOCACHE) is None
+    assert read_thp_mode(ZEN4) == "madvise"
+    assert read_thp_mode(NOCACHE) is None
 
 
 # --- plateau finder -----------------------------------------------------------------------------

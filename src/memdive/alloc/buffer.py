@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import libc as _libc
 from ..kernel import ownmem
+from ..kernel import thp as _thp
 from ..kernel.root import KernelRoot, resolve
 from ..models.alloc import BufferReport, PageRun
 
@@ -168,7 +169,7 @@ class Buffer:
         if pages == "auto":
             strategy = self._choose_auto(nbytes, hsize)
         elif pages == "thp":
-            mode = ownmem.thp_mode(self._root)
+            mode = _thp.read_thp_mode(self._root)
             if mode is None:
                 self.notes.append("this kernel has no transparent huge pages: the buffer gets 4 KiB pages")
             elif mode == "never":
@@ -186,7 +187,7 @@ class Buffer:
                 strategy = fallback or "thp"
                 self.notes.append(f"hugetlb failed ({exc.msg}); fell back to {strategy} as asked")
         if strategy in ("thp", "4k"):
-            unit = ownmem.thp_pmd_size(self._root) if strategy == "thp" else page
+            unit = _thp.read_pmd_size(self._root) if strategy == "thp" else page
             mapped = _round_up(nbytes, unit)
             addr = self._map_aligned(mapped, max(align, unit))
         self.strategy = strategy
@@ -210,8 +211,8 @@ class Buffer:
             self.notes.append(f"auto: {pool['free'] - pool['resv']} free hugetlb pages of {_human(hsize)} "
                               f"cover {need} needed: hugetlb")
             return "hugetlb"
-        mode = ownmem.thp_mode(self._root)
-        pmd = ownmem.thp_pmd_size(self._root)
+        mode = _thp.read_thp_mode(self._root)
+        pmd = _thp.read_pmd_size(self._root)
         # numpy's rule: madvise(HUGEPAGE) from 4 MiB; below, a huge page would be mostly padding.
         if mode in ("always", "madvise") and nbytes >= 2 * pmd:
             why = "no hugetlb pool" if pool is None else f"{pool['free'] - pool['resv']} free hugetlb pages"
@@ -284,7 +285,7 @@ class Buffer:
         self.vma_named = ownmem.name_anon_range(addr, mapped, f"memdive:{self.name}")
         if strategy == "thp":
             _libc.madvise(addr, mapped, "hugepage")
-        elif strategy == "4k" and self.asked_pages in ("4k", "auto") and ownmem.thp_mode(self._root) == "always":
+        elif strategy == "4k" and self.asked_pages in ("4k", "auto") and _thp.read_thp_mode(self._root) == "always":
             _libc.madvise(addr, mapped, "nohugepage")
             self.notes.append("THP enabled=always: madvise(NOHUGEPAGE) keeps this buffer on 4 KiB pages")
         if self.asked_node is not None:

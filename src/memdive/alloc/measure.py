@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import MemdiveError
 from ..kernel import ownmem
+from ..kernel import thp as kthp
 from ..kernel.root import KernelRoot
 from ..models.alloc import BufferReport, PageRun
 
@@ -107,7 +108,7 @@ def measure_range(addr: int, length: int, *, nbytes: int | None = None, asked_pa
     swapped = int(np.count_nonzero((entries & np.uint64(ownmem.PM_SWAPPED)) != 0)) * page
 
     huge = None if is_hugetlb else _huge_regions(addr, length)
-    pmd = ownmem.thp_pmd_size(root)
+    pmd = kthp.read_pmd_size(root)
     thp: int | None
     if huge is not None:
         sources.append("PAGEMAP_SCAN")
@@ -150,7 +151,7 @@ def measure_range(addr: int, length: int, *, nbytes: int | None = None, asked_pa
         extra.append(f"nodes not measured: {exc.one_line()}")
 
     if strategy == "thp" and resident and not thp:
-        mode = ownmem.thp_mode(root)
+        mode = kthp.read_thp_mode(root)
         extra.append(f"no huge pages although THP was asked (enabled={mode}): the kernel found no free 2 MiB "
                      f"block at fault time (fragmentation; defrag setting) or THP is off; khugepaged may "
                      f"collapse the range later")

@@ -71,9 +71,12 @@ def cpu_model() -> str:
 
 
 def thp_mode() -> str | None:
-    from ..kernel.cpu import read_thp_mode
+    from ..kernel.thp import read_thp_mode
 
-    return read_thp_mode()
+    try:
+        return read_thp_mode()
+    except MemdiveError:        # an unreadable setting: the environment line says n/a
+        return None
 
 
 def make_env(cpus: list[int], pinned: bool, repeats: int, warmup: int) -> BenchEnv:

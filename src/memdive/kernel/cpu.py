@@ -113,13 +113,3 @@ def read_cpuinfo(root: KernelRoot | None = None) -> CpuInfo:
     r = resolve(root)
     return parse_cpuinfo(read_bytes(r.proc_path("cpuinfo")), r.proc_path("cpuinfo"))
 
-
-def read_thp_mode(root: KernelRoot | None = None) -> str | None:
-    """The selected word of transparent_hugepage/enabled ('always', 'madvise', 'never'), None without THP."""
-    data = read_optional(resolve(root).sys_path("kernel/mm/transparent_hugepage/enabled"))
-    if data is None:
-        return None
-    for w in data.decode("ascii", "replace").split():
-        if w.startswith("[") and w.endswith("]"):
-            return w[1:-1]
-    return None

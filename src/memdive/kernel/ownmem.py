@@ -123,20 +123,6 @@ def default_hugepage_size(root: KernelRoot | None = None) -> int:
     return 2 << 20
 
 
-def thp_mode(root: KernelRoot | None = None) -> str | None:
-    """The bracketed choice of transparent_hugepage/enabled ('always', 'madvise', 'never'); None if absent."""
-    from .thp import parse_choice
-
-    path = resolve(root).sys_path("kernel/mm/transparent_hugepage/enabled")
-    data = read_optional(path)
-    return None if data is None else parse_choice(data, path).selected
-
-
-def thp_pmd_size(root: KernelRoot | None = None) -> int:
-    v = parse_int_file(read_optional(resolve(root).sys_path("kernel/mm/transparent_hugepage/hpage_pmd_size")))
-    return v or (2 << 20)
-
-
 def require_pagemap(root: KernelRoot | None = None) -> None:
     if not os.path.exists(resolve(root).pid_path("self", "pagemap")):
         raise KernelFeatureMissing("/proc/self/pagemap is missing", hint="the kernel lacks CONFIG_PROC_PAGE_MONITOR")

@@ -60,6 +60,17 @@ def _ints_in(dirpath: str) -> dict[str, int]:
     return out
 
 
+def read_thp_mode(root: KernelRoot | None = None) -> str | None:
+    """The selected word of transparent_hugepage/enabled ('always', 'madvise', 'never'); None without THP."""
+    c = _choice(resolve(root).sys_path(f"{THP_DIR}/enabled"))
+    return None if c is None else c.selected
+
+
+def read_pmd_size(root: KernelRoot | None = None) -> int:
+    """hpage_pmd_size in bytes (the PMD huge page size); 2 MiB where the kernel does not say."""
+    return _int(resolve(root).sys_path(f"{THP_DIR}/hpage_pmd_size")) or (2 << 20)
+
+
 def read_thp_settings(root: KernelRoot | None = None) -> ThpSettings:
     """Everything under /sys/kernel/mm/transparent_hugepage. KernelFeatureMissing without THP."""
     base = resolve(root).sys_path(THP_DIR)
