@@ -13,6 +13,7 @@ import memdive.alloc.compare as cmp
 from memdive.alloc.measure import _runs
 from memdive.errors import InvalidInput, ParseError
 from memdive.kernel import ownmem
+from memdive.kernel import pagemap as pm
 from memdive.kernel import thp as kthp
 from memdive.kernel.root import KernelRoot
 from memdive.models.alloc import AllocatorInfo, AllocatorRun, BufferReport
@@ -49,15 +50,16 @@ def test_thp_mode_pool_and_hugepage_size_from_a_fixture_tree(tmp_path):
 
 
 def test_parse_pagemap_rejects_partial_entries():
-    e = ownmem.parse_pagemap(struct.pack("<2Q", ownmem.PM_PRESENT | 1234, ownmem.PM_SWAPPED))
-    assert e[0] & ownmem.PFN_MASK == 1234 and e[1] == ownmem.PM_SWAPPED
+    present, swapped = 1 << pm.BIT_PRESENT, 1 << pm.BIT_SWAPPED
+    e = pm.parse_entries(struct.pack("<2Q", present | 1234, swapped))
+    assert e[0] & pm.PFN_MASK == 1234 and e[1] == swapped
     with pytest.raises(ParseError):
-        ownmem.parse_pagemap(b"\0" * 12)
+        pm.parse_entries(b"\0" * 12)
 
 
 def test_runs_from_pagemap_bits_and_huge_regions():
     base = 0x7F0000000000
-    present, swapped = np.uint64(ownmem.PM_PRESENT), np.uint64(ownmem.PM_SWAPPED)
+    present, swapped = np.uint64(1 << pm.BIT_PRESENT), np.uint64(1 << pm.BIT_SWAPPED)
     e = np.zeros(1024, dtype=np.uint64)
     e[:512] = present                       # one PMD of THP
     e[512:600] = present                    # 4k pages

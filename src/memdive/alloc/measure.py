@@ -13,22 +13,17 @@ import os
 import numpy as np
 
 from ..errors import MemdiveError
-from ..kernel import ownmem
+from ..kernel import pagemap as pm
 from ..kernel import thp as kthp
 from ..kernel.root import KernelRoot
 from ..models.alloc import BufferReport, PageRun
 
+_PRESENT, _SWAPPED = np.uint64(1 << pm.BIT_PRESENT), np.uint64(1 << pm.BIT_SWAPPED)
 _MOVE_PAGES_MAX = 1 << 20     # query at most this many pages' nodes (4 GiB of 4 KiB pages), else sample
 
 
 def _huge_regions(addr: int, length: int) -> list[tuple[int, int]] | None:
     """[start, end) runs that PAGEMAP_SCAN marks PAGE_IS_HUGE; None where that is unavailable."""
-    try:
-        from ..kernel import pagemap as pm
-    except ImportError:
-        return None
-    if not hasattr(pm, "scan"):
-        return None
     try:
         fd = pm.open_pagemap("self")
     except MemdiveError:
@@ -48,8 +43,8 @@ def _runs(addr: int, entries: np.ndarray, page: int, huge: list[tuple[int, int]]
           hugetlb_page: int | None, pmd: int) -> tuple[PageRun, ...]:
     """Collapse per-page states into runs: 0 absent, 1 swapped, 2 present 4k, 3 thp, 4 hugetlb, 5 present."""
     state = np.zeros(len(entries), dtype=np.int8)
-    present = (entries & np.uint64(ownmem.PM_PRESENT)) != 0
-    swapped = (entries & np.uint64(ownmem.PM_SWAPPED)) != 0
+    present = (entries & _PRESENT) != 0
+    swapped = (entries & _SWAPPED) != 0
     state[swapped] = 1
     if hugetlb_page:
         state[present] = 4
@@ -101,11 +96,11 @@ def measure_range(addr: int, length: int, *, nbytes: int | None = None, asked_pa
     is_hugetlb = "ht" in flags or (kps is not None and kps > page)
     hugetlb_page = kps if is_hugetlb else None
 
-    entries = ownmem.read_pagemap_range(addr, length)
+    entries = pm.read_range(addr, length)
     sources.append("pagemap")
-    present_mask = (entries & np.uint64(ownmem.PM_PRESENT)) != 0
+    present_mask = (entries & _PRESENT) != 0
     resident = int(np.count_nonzero(present_mask)) * page
-    swapped = int(np.count_nonzero((entries & np.uint64(ownmem.PM_SWAPPED)) != 0)) * page
+    swapped = int(np.count_nonzero((entries & _SWAPPED) != 0)) * page
 
     huge = None if is_hugetlb else _huge_regions(addr, length)
     pmd = kthp.read_pmd_size(root)

@@ -1,6 +1,6 @@
-"""The calling process's own memory, as memdive.alloc needs it: pagemap entries of one range, naming an
-anonymous range (PR_SET_VMA), the memlock limit, the hugetlb pool and THP settings that decide what a
-new buffer can get.
+"""The calling process's own memory, as memdive.alloc needs it: naming an anonymous range (PR_SET_VMA),
+the memlock limit, the hugetlb pool that decides what a new buffer can get. (Pagemap entries: kernel.pagemap;
+THP settings: kernel.thp.)
 
 Pure parsers take bytes; readers take a KernelRoot (fixture trees in tests).
 """
@@ -8,18 +8,12 @@ Pure parsers take bytes; readers take a KernelRoot (fixture trees in tests).
 from __future__ import annotations
 
 import ctypes
-import os
 import resource
 
-import numpy as np
-
-from ..errors import KernelFeatureMissing, ParseError
-from .io import read_optional, translate
+from .io import read_optional
 from .root import KernelRoot, resolve
 
 PR_SET_VMA, PR_SET_VMA_ANON_NAME = 0x53564D41, 0
-PM_PRESENT, PM_SWAPPED, PM_FILE, PM_EXCLUSIVE = 1 << 63, 1 << 62, 1 << 61, 1 << 56
-PFN_MASK = (1 << 55) - 1
 
 
 def name_anon_range(addr: int, length: int, name: str) -> bool:
@@ -34,40 +28,6 @@ def name_anon_range(addr: int, length: int, name: str) -> bool:
     ret = libc().prctl(ctypes.c_int(PR_SET_VMA), ctypes.c_ulong(PR_SET_VMA_ANON_NAME), ctypes.c_ulong(addr),
                        ctypes.c_ulong(length), buf)
     return ret == 0
-
-
-def parse_pagemap(data: bytes) -> np.ndarray:
-    """Raw pagemap bytes -> uint64 entries (one per base page)."""
-    if len(data) % 8:
-        raise ParseError(f"pagemap: {len(data)} bytes is not a whole number of 8-byte entries", path="pagemap")
-    return np.frombuffer(data, dtype="<u8")
-
-
-def read_pagemap_range(addr: int, length: int, pid: int | str = "self",
-                       root: KernelRoot | None = None) -> np.ndarray:
-    """The pagemap entries of the base pages covering [addr, addr+length)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    first, last = addr // page, (addr + length + page - 1) // page
-    path = resolve(root).pid_path(pid, "pagemap")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise translate(exc, path, pid if isinstance(pid, int) else None,
-                        "pagemap needs ptrace-read access to the process") from None
-    try:
-        want, off, chunks = (last - first) * 8, first * 8, []
-        while want > 0:
-            b = os.pread(fd, min(want, 8 << 20), off)
-            if not b:
-                break
-            chunks.append(b)
-            off += len(b)
-            want -= len(b)
-    except OSError as exc:
-        raise translate(exc, path, pid if isinstance(pid, int) else None) from None
-    finally:
-        os.close(fd)
-    return parse_pagemap(b"".join(chunks))
 
 
 def memlock_limit() -> tuple[int, int]:
@@ -121,8 +81,3 @@ def default_hugepage_size(root: KernelRoot | None = None) -> int:
             except (IndexError, ValueError):
                 break
     return 2 << 20
-
-
-def require_pagemap(root: KernelRoot | None = None) -> None:
-    if not os.path.exists(resolve(root).pid_path("self", "pagemap")):
-        raise KernelFeatureMissing("/proc/self/pagemap is missing", hint="the kernel lacks CONFIG_PROC_PAGE_MONITOR")

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError
+from ..errors import AccessDenied, KernelFeatureMissing, ParseError
 from .io import translate
 from .root import KernelRoot, resolve
 
@@ -92,10 +92,21 @@ def read_entries(fd: int, start_page: int, count: int, out: np.ndarray | None = 
     return buf[: got // ENTRY_BYTES]
 
 
+def read_range(addr: int, length: int, pid: int | str = "self", root: KernelRoot | None = None) -> np.ndarray:
+    """The entries of the base pages covering [addr, addr+length) (opens and closes pagemap)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    first, last = addr // page, (addr + length + page - 1) // page
+    fd = open_pagemap(pid, root)
+    try:
+        return read_entries(fd, first, last - first, pid=pid if isinstance(pid, int) else None)
+    finally:
+        os.close(fd)
+
+
 def parse_entries(data: bytes) -> np.ndarray:
     """Captured pagemap bytes -> uint64 entries (little-endian, as the kernel writes them)."""
     if len(data) % ENTRY_BYTES:
-        raise MemdiveError(f"pagemap data of {len(data)} bytes is not a whole number of entries")
+        raise ParseError(f"pagemap data of {len(data)} bytes is not a whole number of entries", path="pagemap")
     return np.frombuffer(data, dtype="<u8")
 
 
