@@ -64,23 +64,15 @@ class SystemMemory:
 
 
 def hugetlb_pools(meminfo: MemInfo, root: KernelRoot) -> list[HugePool]:
-    from .kernel.io import listdir, read_optional
+    from .kernel import hugetlb as khuge
 
-    pools = []
-    base = root.sys_path("kernel/mm/hugepages")
     try:
-        names = listdir(base)
+        found = [(size, khuge.read_pool_counts(size, root)) for size in khuge.pool_sizes(root)]
     except MemdiveError:
-        names = []
-    for n in sorted(names):
-        if not n.startswith("hugepages-") or not n.endswith("kB"):
-            continue
-        size = int(n[len("hugepages-"):-2]) * 1024
-        vals = []
-        for f in ("nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"):
-            b = read_optional(f"{base}/{n}/{f}")
-            vals.append(int(b) if b and b.strip().isdigit() else 0)
-        pools.append(HugePool(size, *vals))
+        found = []
+    # Listed in the order of the sysfs directory names (hugepages-1048576kB before hugepages-2048kB).
+    found.sort(key=lambda f: f"hugepages-{f[0] // 1024}kB")
+    pools = [HugePool(size, c["total"], c["free"], c["reserved"], c["surplus"]) for size, c in found]
     if not pools and meminfo.get("Hugepagesize"):
         v = meminfo.values
         pools.append(HugePool(v["Hugepagesize"], v.get("HugePages_Total", 0), v.get("HugePages_Free", 0),

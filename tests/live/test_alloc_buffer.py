@@ -14,7 +14,8 @@ import pytest
 from memdive.alloc import buffer
 from memdive.alloc.buffer import BufferInUse
 from memdive.errors import InvalidInput, MemdiveError
-from memdive.kernel import numa, ownmem
+from memdive.kernel import numa
+from memdive.kernel.hugetlb import find_pool
 from memdive.kernel.io import read_bytes, write_text
 from memdive.kernel.procfs import read_smaps
 from memdive.kernel.root import KernelRoot
@@ -64,8 +65,8 @@ def test_thp_asked_but_not_got_is_said():
 
 def test_hugetlb_with_an_empty_pool_explains_and_falls_back_only_when_asked():
     size = 1 << 30                                             # the 1 GiB pool is empty on these machines
-    pool = ownmem.hugetlb_pool(size)
-    if pool is not None and pool["free"] > 0:
+    pool = find_pool(size)
+    if pool is not None and pool.free > 0:
         pytest.fail("this test needs the 1 GiB hugetlb pool empty; release its pages first")
     with pytest.raises(MemdiveError) as ei:
         buffer(size, pages="hugetlb", hugetlb_size=size)
@@ -84,7 +85,7 @@ def test_hugetlb_buffer_with_reserved_pages_is_hugetlb_backed():
     before = int(read_bytes(path))
     write_text(path, str(before + 3))
     try:
-        if ownmem.hugetlb_pool(2 * MiB)["free"] < 3:
+        if find_pool(2 * MiB).free < 3:
             pytest.fail("could not reserve 3 hugetlb pages of 2 MiB")
         with buffer(4 * MiB, pages="hugetlb", populate=True) as b:
             r = b.report()
@@ -269,8 +270,8 @@ def test_settings_decide_and_the_notes_say_so(tmp_path):
     with buffer(1 * MiB, pages="auto", root=always) as b:
         assert b.strategy == "4k" and any("below 4.0M" in n for n in b.notes)
     # auto believes the (fixture) pool has pages; the real pool refuses: auto falls back, and says so.
-    pool = ownmem.hugetlb_pool(2 * MiB)
-    if pool is not None and pool["free"] - pool["resv"] >= 4:
+    pool = find_pool(2 * MiB)
+    if pool is not None and pool.free - pool.reserved >= 4:
         pytest.fail("this test needs the real 2 MiB hugetlb pool without 4 free pages")
     rich = _settings_tree(tmp_path / "c", "always [madvise] never", 64)
     with buffer(8 * MiB, pages="auto", root=rich) as b:

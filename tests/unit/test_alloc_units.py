@@ -1,5 +1,5 @@
-"""memdive.alloc pieces without processes: kernel.ownmem parsers on fixture trees, page-run building,
-allocator discovery and comparison summaries, and the renderers."""
+"""memdive.alloc pieces without processes: the kernel readers it uses (hugetlb, thp, pagemap) on fixture
+trees, page-run building, allocator discovery and comparison summaries, and the renderers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import memdive.alloc.compare as cmp
 from memdive.alloc.measure import _runs
 from memdive.errors import InvalidInput, ParseError
-from memdive.kernel import ownmem
+from memdive.kernel import hugetlb as khuge
 from memdive.kernel import pagemap as pm
 from memdive.kernel import thp as kthp
 from memdive.kernel.root import KernelRoot
@@ -43,9 +43,10 @@ def test_thp_mode_pool_and_hugepage_size_from_a_fixture_tree(tmp_path):
                                                               "resv_hugepages": 2, "surplus_hugepages": 0}})
     assert kthp.read_thp_mode(root) == "never"
     assert kthp.read_pmd_size(root) == 2 << 20
-    assert ownmem.hugetlb_pool(2 << 20, root) == {"nr": 8, "free": 5, "resv": 2, "surplus": 0, "overcommit": 0}
-    assert ownmem.hugetlb_pool(1 << 30, root) is None               # no such pool on this "kernel"
-    assert ownmem.default_hugepage_size(root) == 1 << 30
+    p = khuge.find_pool(2 << 20, root)
+    assert (p.total, p.free, p.reserved, p.surplus, p.overcommit) == (8, 5, 2, 0, 0)
+    assert khuge.find_pool(1 << 30, root) is None                   # no such pool on this "kernel"
+    assert khuge.default_size(root) == 1 << 30
     assert kthp.read_thp_mode(KernelRoot.at(str(tmp_path / "nothing"))) is None
 
 

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterable
 
 from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
+from ..kernel import hugetlb as _khuge
 from ..kernel import libc as _libc
 from ..kernel import ownmem
 from ..kernel import thp as _thp
@@ -164,7 +165,7 @@ class Buffer:
             _check_nodes(self.asked_node, root)
 
         page = _libc.PAGE_SIZE
-        hsize = hugetlb_size or ownmem.default_hugepage_size(self._root)
+        hsize = hugetlb_size or _khuge.default_size(self._root)
         strategy = pages
         if pages == "auto":
             strategy = self._choose_auto(nbytes, hsize)
@@ -205,17 +206,17 @@ class Buffer:
     # --- creation steps ----------------------------------------------------------------------------
 
     def _choose_auto(self, nbytes: int, hsize: int) -> str:
-        pool = ownmem.hugetlb_pool(hsize, self._root)
+        pool = _khuge.find_pool(hsize, self._root)
         need = _round_up(nbytes, hsize) // hsize
-        if nbytes >= hsize and pool is not None and pool["free"] - pool["resv"] >= need:
-            self.notes.append(f"auto: {pool['free'] - pool['resv']} free hugetlb pages of {_human(hsize)} "
+        if nbytes >= hsize and pool is not None and pool.free - pool.reserved >= need:
+            self.notes.append(f"auto: {pool.free - pool.reserved} free hugetlb pages of {_human(hsize)} "
                               f"cover {need} needed: hugetlb")
             return "hugetlb"
         mode = _thp.read_thp_mode(self._root)
         pmd = _thp.read_pmd_size(self._root)
         # numpy's rule: madvise(HUGEPAGE) from 4 MiB; below, a huge page would be mostly padding.
         if mode in ("always", "madvise") and nbytes >= 2 * pmd:
-            why = "no hugetlb pool" if pool is None else f"{pool['free'] - pool['resv']} free hugetlb pages"
+            why = "no hugetlb pool" if pool is None else f"{pool.free - pool.reserved} free hugetlb pages"
             self.notes.append(f"auto: {why} for {need} needed, THP enabled={mode}: thp")
             return "thp"
         self.notes.append(f"auto: {_human(nbytes)} is below {_human(2 * pmd)} or THP is off "
@@ -223,7 +224,7 @@ class Buffer:
         return "4k"
 
     def _map_hugetlb(self, nbytes: int, hsize: int) -> tuple[int, int]:
-        pool = ownmem.hugetlb_pool(hsize, self._root)
+        pool = _khuge.find_pool(hsize, self._root)
         mapped = _round_up(nbytes, hsize)
         need = mapped // hsize
         if pool is None:
@@ -235,13 +236,13 @@ class Buffer:
             addr = _libc.mmap(mapped, flags=flags)
         except MemdiveError:
             e = ctypes.get_errno()
-            avail = pool["free"] - pool["resv"]
+            avail = pool.free - pool.reserved
             if e == errno.ENOMEM:
                 raise MemdiveError(
                     f"no hugetlb pages for {_human(mapped)}: {need} pages of {_human(hsize)} needed, "
-                    f"{avail} available ({pool['nr']} reserved in the pool, {pool['free']} free, "
-                    f"{pool['resv']} promised to other mappings)",
-                    hint=hugetlb_hint(hsize, pool["nr"] - avail + need)) from None
+                    f"{avail} available ({pool.total} reserved in the pool, {pool.free} free, "
+                    f"{pool.reserved} promised to other mappings)",
+                    hint=hugetlb_hint(hsize, pool.total - avail + need)) from None
             raise
         if self.align > hsize and addr % self.align:
             _libc.munmap(addr, mapped)

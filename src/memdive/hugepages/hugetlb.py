@@ -26,8 +26,7 @@ def hugetlb_system(root: KernelRoot | None = None) -> HugetlbSystem:
 
 
 def default_size(root: KernelRoot | None = None) -> int:
-    v = sysmm.read_meminfo(resolve(root)).get("Hugepagesize")
-    return v or 2 << 20
+    return khuge.default_size(root)
 
 
 def _counts(pool: HugetlbPool, node: int | None) -> tuple[int, int]:

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, ParseError
-from ..models.hugepages import HugetlbMount, HugetlbNodePool, HugetlbPool
 from .io import read_bytes, read_optional, write_text
 from .root import KernelRoot, resolve
 from .thp import parse_int, size_dir_bytes
+
+if TYPE_CHECKING:  # imported where the records are built: `memdive sys` reads counts without them
+    from ..models.hugepages import HugetlbMount, HugetlbPool
 
 HUGETLB_DIR = "kernel/mm/hugepages"
 NODE_DIR = "devices/system/node"
@@ -45,6 +48,8 @@ def _opt_size(v: str) -> int | None:
 
 def parse_hugetlb_mounts(data: bytes, path: str = "mounts") -> list[HugetlbMount]:
     """The hugetlbfs lines of /proc/mounts (or /proc/self/mounts)."""
+    from ..models.hugepages import HugetlbMount
+
     out: list[HugetlbMount] = []
     for line in data.split(b"\n"):
         if not line:
@@ -107,7 +112,11 @@ def pool_sizes(root: KernelRoot | None = None) -> list[int]:
     return sorted(s for s in (size_dir_bytes(n) for n in names) if s)
 
 
-def read_pool(size_bytes: int, root: KernelRoot | None = None) -> HugetlbPool:
+def read_pool(size_bytes: int, root: KernelRoot | None = None, *, nodes: bool = True) -> HugetlbPool:
+    """The pool of one page size (InvalidInput if the kernel has none); nodes=False skips the per-node
+    counts (HugetlbPool.nodes stays empty)."""
+    from ..models.hugepages import HugetlbNodePool, HugetlbPool
+
     r = resolve(root)
     d = r.sys_path(f"{HUGETLB_DIR}/hugepages-{size_bytes // 1024}kB")
     if not os.path.isdir(d):
@@ -116,11 +125,11 @@ def read_pool(size_bytes: int, root: KernelRoot | None = None) -> HugetlbPool:
             path=d,
             hint="sizes offered: " + ", ".join(f"{s // 1024}kB" for s in pool_sizes(r)),
         )
-    nodes = []
-    for n in node_ids(r):
+    per_node = []
+    for n in node_ids(r) if nodes else ():
         nd = r.sys_path(f"{NODE_DIR}/node{n}/hugepages/hugepages-{size_bytes // 1024}kB")
         if os.path.isdir(nd):
-            nodes.append(
+            per_node.append(
                 HugetlbNodePool(
                     node=n,
                     total=_num(f"{nd}/nr_hugepages"),
@@ -128,20 +137,44 @@ def read_pool(size_bytes: int, root: KernelRoot | None = None) -> HugetlbPool:
                     surplus=_num_or0(f"{nd}/surplus_hugepages"),
                 )
             )
-    return HugetlbPool(
-        size_bytes=size_bytes,
-        total=_num(f"{d}/nr_hugepages"),
-        free=_num(f"{d}/free_hugepages"),
-        reserved=_num_or0(f"{d}/resv_hugepages"),
-        surplus=_num_or0(f"{d}/surplus_hugepages"),
-        overcommit=_num_or0(f"{d}/nr_overcommit_hugepages"),
-        nodes=tuple(nodes),
-    )
+    return HugetlbPool(size_bytes=size_bytes, **read_pool_counts(size_bytes, r), nodes=tuple(per_node))
+
+
+def read_pool_counts(size_bytes: int, root: KernelRoot | None = None) -> dict[str, int]:
+    """The global counts of one pool, in pages: total, free, reserved, surplus, overcommit."""
+    d = resolve(root).sys_path(f"{HUGETLB_DIR}/hugepages-{size_bytes // 1024}kB")
+    return {
+        "total": _num(f"{d}/nr_hugepages"),
+        "free": _num(f"{d}/free_hugepages"),
+        "reserved": _num_or0(f"{d}/resv_hugepages"),
+        "surplus": _num_or0(f"{d}/surplus_hugepages"),
+        "overcommit": _num_or0(f"{d}/nr_overcommit_hugepages"),
+    }
 
 
 def read_pools(root: KernelRoot | None = None) -> list[HugetlbPool]:
     r = resolve(root)
     return [read_pool(s, r) for s in pool_sizes(r)]
+
+
+def find_pool(size_bytes: int, root: KernelRoot | None = None) -> HugetlbPool | None:
+    """The pool of one page size without per-node counts; None where the kernel has no such pool."""
+    r = resolve(root)
+    if not os.path.isdir(r.sys_path(f"{HUGETLB_DIR}/hugepages-{size_bytes // 1024}kB")):
+        return None
+    return read_pool(size_bytes, r, nodes=False)
+
+
+def default_size(root: KernelRoot | None = None) -> int:
+    """Hugepagesize from /proc/meminfo in bytes (the default hugetlb page size); 2 MiB if it says none."""
+    data = read_optional(resolve(root).proc_path("meminfo")) or b""
+    for line in data.split(b"\n"):
+        if line.startswith(b"Hugepagesize:"):
+            try:
+                return int(line.split()[1]) * 1024
+            except (IndexError, ValueError):
+                break
+    return 2 << 20
 
 
 def pool_path(size_bytes: int, node: int | None, root: KernelRoot | None = None) -> str:

@@ -1,6 +1,6 @@
 """The calling process's own memory, as memdive.alloc needs it: naming an anonymous range (PR_SET_VMA),
-the memlock limit, the hugetlb pool that decides what a new buffer can get. (Pagemap entries: kernel.pagemap;
-THP settings: kernel.thp.)
+the memlock limit and CAP_IPC_LOCK. (Pagemap entries: kernel.pagemap; THP settings: kernel.thp; hugetlb
+pools and the default huge page size: kernel.hugetlb.)
 
 Pure parsers take bytes; readers take a KernelRoot (fixture trees in tests).
 """
@@ -47,37 +47,3 @@ def has_cap_ipc_lock(root: KernelRoot | None = None) -> bool:
             except (IndexError, ValueError):
                 return False
     return False
-
-
-def parse_int_file(data: bytes | None) -> int | None:
-    if data is None:
-        return None
-    try:
-        return int(data.split()[0])
-    except (IndexError, ValueError):
-        return None
-
-
-def hugetlb_pool(size_bytes: int, root: KernelRoot | None = None) -> dict[str, int] | None:
-    """{nr, free, resv, surplus} pages of the hugetlb pool of SIZE, or None if the kernel has no such pool."""
-    base = resolve(root).sys_path(f"kernel/mm/hugepages/hugepages-{size_bytes // 1024}kB")
-    nr = parse_int_file(read_optional(f"{base}/nr_hugepages"))
-    if nr is None:
-        return None
-    out = {"nr": nr}
-    for k, f in (("free", "free_hugepages"), ("resv", "resv_hugepages"), ("surplus", "surplus_hugepages"),
-                 ("overcommit", "nr_overcommit_hugepages")):
-        out[k] = parse_int_file(read_optional(f"{base}/{f}")) or 0
-    return out
-
-
-def default_hugepage_size(root: KernelRoot | None = None) -> int:
-    """Hugepagesize from /proc/meminfo (bytes); 2 MiB if the kernel has no hugetlb."""
-    data = read_optional(resolve(root).proc_path("meminfo")) or b""
-    for line in data.split(b"\n"):
-        if line.startswith(b"Hugepagesize:"):
-            try:
-                return int(line.split()[1]) * 1024
-            except (IndexError, ValueError):
-                break
-    return 2 << 20

@@ -4,11 +4,14 @@ multi-size THP directory hugepages-<N>kB (Linux 6.8+) with its stats/ (6.9+)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import ParseError
-from ..models.hugepages import Choice, ThpSettings, ThpSize
 from .io import listdir, read_bytes, read_optional
 from .root import KernelRoot, resolve
+
+if TYPE_CHECKING:  # imported where the records are built: kernel.hugetlb's pool counts go without them
+    from ..models.hugepages import Choice, ThpSettings
 
 THP_DIR = "kernel/mm/transparent_hugepage"
 THP_HINT = "the kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE=n)"
@@ -16,6 +19,8 @@ THP_HINT = "the kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAG
 
 def parse_choice(data: bytes, path: str = "setting") -> Choice:
     """'always [madvise] never' -> Choice(selected='madvise', choices=(...))."""
+    from ..models.hugepages import Choice
+
     words = data.decode("ascii", "replace").split()
     sel = [w[1:-1] for w in words if w.startswith("[") and w.endswith("]")]
     if len(sel) != 1:
@@ -73,6 +78,8 @@ def read_pmd_size(root: KernelRoot | None = None) -> int:
 
 def read_thp_settings(root: KernelRoot | None = None) -> ThpSettings:
     """Everything under /sys/kernel/mm/transparent_hugepage. KernelFeatureMissing without THP."""
+    from ..models.hugepages import ThpSettings, ThpSize
+
     base = resolve(root).sys_path(THP_DIR)
     enabled = parse_choice(read_bytes(f"{base}/enabled", what=THP_HINT), f"{base}/enabled")
     sizes = []
