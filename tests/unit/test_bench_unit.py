@@ -12,6 +12,7 @@ import pytest
 from memdive.bench.plateaus import find_plateaus, segments
 from memdive.errors import ParseError
 from memdive.kernel import cpu
+from memdive.kernel import numa as knuma
 from memdive.kernel.root import KernelRoot
 from memdive.kernel.thp import read_thp_mode
 from memdive.models.bench import (
@@ -45,10 +46,10 @@ def test_parse_size_and_cpu_list():
     assert cpu.parse_size("4096") == 4096
     with pytest.raises(ParseError):
         cpu.parse_size("lots")
-    assert cpu.parse_cpu_list("0-3,8,10-11\n") == (0, 1, 2, 3, 8, 10, 11)
-    assert cpu.parse_cpu_list("") == ()
+    assert knuma.parse_list("0-3,8,10-11\n") == (0, 1, 2, 3, 8, 10, 11)
+    assert knuma.parse_list("") == ()
     with pytest.raises(ParseError):
-        cpu.parse_cpu_list("0-x")
+        knuma.parse_list("0-x")
 
 
 def test_read_caches_fixture_zen4():

@@ -24,22 +24,10 @@ def parse_size(text: str, path: str = "size") -> int:
     return int(digits) * mult
 
 
-def parse_cpu_list(text: str, path: str = "cpulist") -> tuple[int, ...]:
-    """'0-3,8,10-11' -> (0, 1, 2, 3, 8, 10, 11); '' -> ()."""
-    out: list[int] = []
-    try:
-        for part in text.strip().split(","):
-            if not part:
-                continue
-            lo, _, hi = part.partition("-")
-            out.extend(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise ParseError(f"{path}: not a CPU list: {text[:60]!r}", path=path) from None
-    return tuple(out)
-
-
 def parse_cache_index(files: dict[str, bytes], path: str = "cache/index") -> CacheLevel:
     """One cache/indexN directory given as {file name: bytes}."""
+    from .numa import parse_list  # the kernel's list format ('0-3,8'): one parser, in kernel.numa
+
     def txt(name: str) -> str | None:
         b = files.get(name)
         return b.decode("ascii", "replace").strip() if b is not None else None
@@ -55,7 +43,7 @@ def parse_cache_index(files: dict[str, bytes], path: str = "cache/index") -> Cac
     return CacheLevel(level=level, type=(txt("type") or "Unknown"), size_bytes=parse_size(size, path + "/size"),
                       line_bytes=num("coherency_line_size"), ways=num("ways_of_associativity"),
                       sets=num("number_of_sets"),
-                      shared_cpus=parse_cpu_list(shared, path + "/shared_cpu_list") if shared else ())
+                      shared_cpus=parse_list(shared, path + "/shared_cpu_list") if shared else ())
 
 
 def read_caches(cpu: int = 0, root: KernelRoot | None = None) -> list[CacheLevel]:
