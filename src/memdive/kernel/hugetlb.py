@@ -129,14 +129,7 @@ def read_pool(size_bytes: int, root: KernelRoot | None = None, *, nodes: bool = 
     for n in node_ids(r) if nodes else ():
         nd = r.sys_path(f"{NODE_DIR}/node{n}/hugepages/hugepages-{size_bytes // 1024}kB")
         if os.path.isdir(nd):
-            per_node.append(
-                HugetlbNodePool(
-                    node=n,
-                    total=_num(f"{nd}/nr_hugepages"),
-                    free=_num(f"{nd}/free_hugepages"),
-                    surplus=_num_or0(f"{nd}/surplus_hugepages"),
-                )
-            )
+            per_node.append(HugetlbNodePool(node=n, **_node_counts(nd)))
     return HugetlbPool(size_bytes=size_bytes, **read_pool_counts(size_bytes, r), nodes=tuple(per_node))
 
 
@@ -150,6 +143,23 @@ def read_pool_counts(size_bytes: int, root: KernelRoot | None = None) -> dict[st
         "surplus": _num_or0(f"{d}/surplus_hugepages"),
         "overcommit": _num_or0(f"{d}/nr_overcommit_hugepages"),
     }
+
+
+def _node_counts(nd: str) -> dict[str, int]:
+    return {"total": _num(f"{nd}/nr_hugepages"), "free": _num(f"{nd}/free_hugepages"),
+            "surplus": _num_or0(f"{nd}/surplus_hugepages")}
+
+
+def read_node_pool_counts(node: int, root: KernelRoot | None = None) -> dict[int, dict[str, int]]:
+    """One node's pools (sysfs nodeN/hugepages), ascending page size: {size: {total, free, surplus}} in
+    pages; {} where the node has none."""
+    hdir = resolve(root).sys_path(f"{NODE_DIR}/node{node}/hugepages")
+    try:
+        names = os.listdir(hdir)
+    except OSError:
+        return {}
+    sizes = sorted(s for s in (size_dir_bytes(n) for n in names) if s)
+    return {s: _node_counts(f"{hdir}/hugepages-{s // 1024}kB") for s in sizes}
 
 
 def read_pools(root: KernelRoot | None = None) -> list[HugetlbPool]:

@@ -99,29 +99,11 @@ def _node_ids(r: KernelRoot) -> list[int]:
     return sorted(int(n[4:]) for n in names if n.startswith("node") and n[4:].isdigit())
 
 
-def _int_file(path: str) -> int:
-    b = _opt(path)
-    try:
-        return int(b) if b is not None and b.strip() else 0
-    except ValueError:
-        raise ParseError(f"{path}: not a number", path=path) from None
+def _hugepools(node_id: int, r: KernelRoot) -> tuple[HugePool, ...]:
+    from .hugetlb import read_node_pool_counts  # one reader of the hugetlb pools: kernel.hugetlb
 
-
-def _hugepools(ndir: str) -> tuple[HugePool, ...]:
-    hdir = f"{ndir}/hugepages"
-    try:
-        names = sorted(os.listdir(hdir))
-    except OSError:
-        return ()
-    pools = []
-    for name in names:
-        m = re.fullmatch(r"hugepages-(\d+)kB", name)
-        if not m:
-            continue
-        v = [_int_file(f"{hdir}/{name}/{f}") for f in ("nr_hugepages", "free_hugepages", "surplus_hugepages")]
-        pools.append(HugePool(page_size_bytes=int(m.group(1)) * _KB, total_pages=v[0], free_pages=v[1],
-                              surplus_pages=v[2]))
-    return tuple(sorted(pools, key=lambda p: p.page_size_bytes))
+    return tuple(HugePool(page_size_bytes=size, total_pages=c["total"], free_pages=c["free"],
+                          surplus_pages=c["surplus"]) for size, c in read_node_pool_counts(node_id, r).items())
 
 
 def _synthetic_node(r: KernelRoot) -> Node:
@@ -158,7 +140,7 @@ def read_node(node_id: int, root: KernelRoot | None = None, *, online: set[int] 
     distances = dict(zip(ids, dist_vals)) if len(ids) == len(dist_vals) else dict(enumerate(dist_vals))
     return Node(
         id=node_id, cpus=cpus, mem_total_bytes=total, mem_free_bytes=free, mem_used_bytes=used,
-        distances=distances, numastat=ns, meminfo=mi, hugepages=_hugepools(ndir),
+        distances=distances, numastat=ns, meminfo=mi, hugepages=_hugepools(node_id, r),
         has_memory=(node_id in has_memory) if has_memory is not None else total > 0,
         has_cpu=(node_id in has_cpu) if has_cpu is not None else bool(cpus),
         online=(node_id in online) if online is not None else True,
