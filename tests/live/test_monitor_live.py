@@ -94,7 +94,7 @@ def _held(pid: int) -> bool:
     return False
 
 
-def test_all_processes_sampled_like_ps(cbuild, spawn):
+def test_two_samples_cover_what_ps_sees(cbuild, spawn):
     from memdive.ps import scan
 
     kids = [spawn([cbuild("monitor_child"), "2"]) for _ in range(3)]

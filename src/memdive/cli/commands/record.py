@@ -39,13 +39,16 @@ def run(args) -> int:
     if args.duration is not None and args.duration < 0:
         raise InvalidInput("--duration must be >= 0")
     if args.pid:
-        from ...kernel.io import read_optional
-        from ...kernel.root import resolve
+        from ...errors import NoSuchProcess
+        from ...kernel.procfs import read_stat
 
-        missing = [p for p in args.pid if read_optional(resolve(None).pid_path(p, "stat")) is None]
+        missing = []
+        for p in args.pid:
+            try:
+                read_stat(p)
+            except NoSuchProcess:
+                missing.append(p)
         if missing:
-            from ...errors import NoSuchProcess
-
             raise NoSuchProcess(f"no such process: {', '.join(map(str, missing))}", pid=missing[0])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
