@@ -86,7 +86,13 @@ def scan(root: KernelRoot | None = None, *, pids: list[int] | None = None, uid: 
             ru.swap_bytes or 0, ru.swap_pss_bytes, ru.pss_anon_bytes, ru.pss_file_bytes, ru.pss_shmem_bytes,
             cgroup,
         ))
-    hint = (f"{denied} process(es) could not be read: {ROOT_HINT}") if denied else None
+    hint = None
+    if denied:
+        import os
+
+        hint = (f"{denied} process(es) could not be read: {ROOT_HINT}" if os.geteuid() != 0 else
+                f"{denied} process(es) could not be read even as root (another user namespace, or a "
+                f"process the kernel shields from ptrace)")
     return PsResult(out, denied, vanished, hint, errors)
 
 
