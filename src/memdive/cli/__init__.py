@@ -62,11 +62,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"memdive {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        if name == only:
-            _add_command(sub, name)
-        else:  # listed from the registry alone: only the command being run is imported
-            sub.add_parser(name, help=COMMANDS[name][1], add_help=False)
+    if only is not None:
+        _add_command(sub, only)      # the command being run: the only module imported, the only parser built
+        return parser
+    for name in COMMANDS:            # help and usage errors: listed from the registry alone, nothing imported
+        sub.add_parser(name, help=COMMANDS[name][1], add_help=False)
     return parser
 
 
