@@ -109,17 +109,6 @@ def test_two_samples_cover_what_ps_sees(cbuild, spawn):
         assert not os.path.exists(f"/proc/{pid}"), pid
 
 
-def _held(pid: int) -> bool:
-    """Does this test process hold a file of /proc/PID open?"""
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith(f"/proc/{pid}/"):
-                return True
-        except OSError:
-            pass
-    return False
-
-
 def test_all_processes_sampled_like_ps(cbuild, spawn):
     from memdive.ps import scan
 
