@@ -235,9 +235,9 @@ def test_wss_accessed_set_of_hot_region(hot_target):
     assert len(samples) == 2
     for s in samples:
         region = [r for r in s.regions if r.start <= hot < r.end][0]
-        # The thread rewrites every page in a loop; on a loaded machine it may be descheduled for part
-        # of the interval, so allow it to be a few pages short of a full pass.
-        assert region.accessed_bytes >= hot_bytes - 8 * PAGE
+        # The thread rewrites every page in a loop, but the kernel's own aging (reclaim, MGLRU walks) may
+        # clear a few accessed bits between its passes and the read: most of the region, not every page.
+        assert region.accessed_bytes >= hot_bytes * 9 // 10
         # the 64 MiB THP region and the 1000-page region are never touched again: not in the set
         thp = int(info["thp"], 16)
         cold = [r for r in s.regions if r.start <= thp < r.end][0]
