@@ -105,7 +105,7 @@ def test_csv_export_has_every_row(recording, tmp_path):
 
 
 def test_parquet_export_writes_every_table(recording, tmp_path):
-    import pyarrow.parquet as pq      # in the test extras: the export itself is tested, not only its absence
+    import pyarrow.parquet as pq  # in the test extras: the export itself is tested, not only its absence
 
     path, snaps = recording
     with Recording(path) as r:
