@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Install memdive with its test extras in .venv and run the whole test suite.
-# As root on Debian, first installs the Debian packages the tests use (scripts/debian-test-packages.txt).
+# On Debian, first installs the Debian packages the tests use (scripts/debian-test-packages.txt), as root
+# or through sudo.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if command -v dpkg >/dev/null 2>&1; then
     pkgs=$(grep -v '^#' scripts/debian-test-packages.txt | xargs)
     missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | xargs)
     if [ -n "$missing" ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+        if [ "$(id -u)" = 0 ]; then
+            sudo=""
+        elif command -v sudo >/dev/null 2>&1; then
+            sudo="sudo"
+        else
+            echo "scripts/test.sh: the tests need these Debian packages: $missing (install them as root)" >&2
+            exit 1
+        fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
     fi
 fi
 python3 -m venv .venv
