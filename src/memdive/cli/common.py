@@ -43,10 +43,16 @@ def parse_range(text: str) -> tuple[int, int]:
     return a, b
 
 
-def emit_json(obj) -> None:
-    from ..report.jsonout import dumps
+def emit_json(obj, plain: bool = False) -> None:
+    """Print obj as JSON; `plain`: obj is already made of dicts, lists and scalars (no records to convert)."""
+    if plain:
+        import json
 
-    sys.stdout.write(dumps(obj))
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False))
+    else:
+        from ..report.jsonout import dumps
+
+        sys.stdout.write(dumps(obj))
     sys.stdout.write("\n")
 
 

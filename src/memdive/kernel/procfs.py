@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+from operator import itemgetter
 
 from ..errors import AccessDenied, NoSuchProcess, ParseError, ZombieProcess
 from ..models.process import SMAPS_KB_FIELDS, Mapping, Rollup, Stat, Status
@@ -173,11 +174,12 @@ def parse_smaps(data: bytes, path: str = "smaps") -> list[Mapping]:
 
 
 # smaps_rollup prints the same keys in the same order for every process of a kernel: remember, per
-# key layout, where each record field sits, so parsing a rollup is a few C-level slices.
-_ROLLUP_LAYOUTS: dict[tuple[bytes, ...], tuple[int, ...]] = {}
+# key layout, a getter that picks the record's fields out of the values (None for a counter this kernel
+# lacks: it points past the end, at a None appended to the values), so parsing is a few C-level calls.
+_ROLLUP_LAYOUTS: dict[tuple[bytes, ...], itemgetter] = {}
 
 
-def _rollup_layout(keys: tuple[bytes, ...], path: str) -> tuple[int, ...]:
+def _rollup_layout(keys: tuple[bytes, ...], path: str) -> itemgetter:
     pos = {}
     for i, k in enumerate(keys):
         if not k.endswith(b":"):
@@ -189,9 +191,18 @@ def _rollup_layout(keys: tuple[bytes, ...], path: str) -> tuple[int, ...]:
         raise ParseError(f"{path}: truncated (no Rss line)", path=path)
     from ..models.process import COUNTER_FIELDS
 
-    layout = tuple(pos.get(name, -1) for name in COUNTER_FIELDS)
-    _ROLLUP_LAYOUTS[keys] = layout
-    return layout
+    getter = itemgetter(*(pos.get(name, len(keys)) for name in COUNTER_FIELDS))
+    _ROLLUP_LAYOUTS[keys] = getter
+    return getter
+
+
+def _rollup_values(tok: list[bytes], path: str) -> list[int | None]:
+    try:
+        vals: list[int | None] = list(map((1024).__mul__, map(int, tok[1::3])))
+    except ValueError:
+        raise ParseError(f"{path}: malformed value", path=path) from None
+    vals.append(None)
+    return vals
 
 
 def parse_smaps_rollup(data: bytes, pid: int, path: str = "smaps_rollup") -> Rollup:
@@ -204,12 +215,8 @@ def parse_smaps_rollup(data: bytes, pid: int, path: str = "smaps_rollup") -> Rol
     if len(tok) % 3 or tok[2::3].count(b"kB") != n:
         raise ParseError(f"{path}: malformed or truncated", path=path)
     keys = tuple(tok[0::3])
-    layout = _ROLLUP_LAYOUTS.get(keys) or _rollup_layout(keys, path)
-    try:
-        vals = [int(v) << 10 for v in tok[1::3]]
-    except ValueError:
-        raise ParseError(f"{path}: malformed value", path=path) from None
-    return Rollup(pid, "smaps_rollup", *[vals[i] if i >= 0 else None for i in layout])
+    getter = _ROLLUP_LAYOUTS.get(keys) or _rollup_layout(keys, path)
+    return Rollup(pid, "smaps_rollup", *getter(_rollup_values(tok, path)))
 
 
 def rollup_from_mappings(pid: int, maps: list[Mapping]) -> Rollup:
@@ -284,7 +291,7 @@ def parse_stat(data: bytes, path: str = "stat") -> Stat:
 def parse_cmdline(data: bytes) -> list[str]:
     if not data:
         return []
-    return [a.decode("utf-8", "surrogateescape") for a in data.rstrip(b"\0").split(b"\0")]
+    return data.rstrip(b"\0").decode("utf-8", "surrogateescape").split("\0")   # one decode, one split
 
 
 # --- readers ---------------------------------------------------------------------------------
@@ -391,20 +398,14 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                     if ru is None:
                         continue
                 else:
-                    # parse_smaps_rollup, inlined for the common layout
+                    # parse_smaps_rollup, inlined for a layout already seen
                     nl = data.find(b"\n")
                     tok = data[nl + 1:].split()
-                    n = len(tok) // 3
-                    layout = layouts.get(tuple(tok[0::3])) if nl > 0 else None
-                    if layout is None or len(tok) % 3 or tok[2::3].count(b"kB") != n:
+                    getter = layouts.get(tuple(tok[0::3])) if nl > 0 else None
+                    if getter is None or len(tok) % 3 or tok[2::3].count(b"kB") != len(tok) // 3:
                         ru = parse_smaps_rollup(data, pid, prefix + "/smaps_rollup")
                     else:
-                        try:
-                            vals = list(map((1024).__mul__, map(int, tok[1::3])))
-                        except ValueError:
-                            raise ParseError(f"{prefix}/smaps_rollup: malformed value",
-                                             path=prefix + "/smaps_rollup") from None
-                        ru = Rollup(pid, "smaps_rollup", *[vals[i] if i >= 0 else None for i in layout])
+                        ru = Rollup(pid, "smaps_rollup", *getter(_rollup_values(tok, prefix + "/smaps_rollup")))
             cmd: list[str] | None = None
             if with_cmdline:
                 try:

@@ -56,7 +56,7 @@ def run(args) -> int:
         from ...report.ps import ps_json
         from ..common import emit_json
 
-        emit_json(ps_json(res, procs, groups, tot))
+        emit_json(ps_json(res, procs, groups, tot), plain=True)
     else:
         from ...report.ps import ps_table
         from ...report.tables import console
