@@ -69,13 +69,8 @@ def read_optional(path: str) -> bytes | None:
         return None
 
 
-def read_pid_file(root_proc: str, pid: int, name: str) -> bytes:
-    """Read /proc/PID/NAME; an empty memory file of an existing process means a zombie."""
-    return read_bytes(f"{root_proc}/{pid}/{name}", pid=pid)
-
-
 def check_zombie(root_proc: str, pid: int, data: bytes, name: str) -> None:
-    """smaps/smaps_rollup of a zombie (or a kernel thread) read as empty: tell them apart."""
+    """A memory file (smaps, numa_maps) read as empty: a zombie raises ZombieProcess, a kernel thread passes."""
     if data:
         return
     stat = read_bytes(f"{root_proc}/{pid}/stat", pid=pid)   # NoSuchProcess if it is gone

@@ -9,9 +9,9 @@ import errno
 import os
 from operator import itemgetter
 
-from ..errors import AccessDenied, NoSuchProcess, ParseError, ZombieProcess
+from ..errors import AccessDenied, NoSuchProcess, ParseError
 from ..models.process import SMAPS_KB_FIELDS, Mapping, Rollup, Stat, Status
-from .io import list_pids, read_bytes, translate
+from .io import check_zombie, list_pids, read_bytes, translate
 from .root import KernelRoot, resolve
 
 _KB = 1024
@@ -301,12 +301,6 @@ def _read(pid: int, name: str, root: KernelRoot | None) -> tuple[bytes, str]:
     return read_bytes(path, pid=pid), path
 
 
-def _raise_if_gone_or_zombie(pid: int, root: KernelRoot | None, what: str) -> None:
-    st = read_stat(pid, root)  # NoSuchProcess if gone
-    if st.state in ("Z", "X"):
-        raise ZombieProcess(f"process {pid} is a zombie: it has no memory left ({what} is empty)", pid=pid)
-
-
 def read_maps(pid: int, root: KernelRoot | None = None) -> list[Mapping]:
     data, path = _read(pid, "maps", root)
     return parse_maps(data, path)
@@ -315,7 +309,7 @@ def read_maps(pid: int, root: KernelRoot | None = None) -> list[Mapping]:
 def read_smaps(pid: int, root: KernelRoot | None = None) -> list[Mapping]:
     data, path = _read(pid, "smaps", root)
     if not data:
-        _raise_if_gone_or_zombie(pid, root, "smaps")
+        check_zombie(resolve(root).proc, pid, data, "smaps")
     return parse_smaps(data, path)
 
 
@@ -324,33 +318,19 @@ def read_smaps_rollup(pid: int, root: KernelRoot | None = None) -> Rollup | None
 
     Returns None for a process without an address space (a kernel thread).
     """
-    return read_smaps_rollup_owned(pid, root)[0]
-
-
-def read_smaps_rollup_owned(pid: int, root: KernelRoot | None = None) -> tuple[Rollup | None, int]:
-    """read_smaps_rollup and the process's owner (uid of its /proc files, one fstat of the open file)."""
     r = resolve(root)
     path = r.pid_path(pid, "smaps_rollup")
-    uid = -1
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            uid = os.fstat(fd).st_uid
-            data = os.read(fd, 65536)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT and os.path.exists(r.pid_path(pid)):
-            data = None   # kernel < 4.14: no smaps_rollup
-        elif exc.errno == errno.ESRCH:
-            data = None   # kernel thread or exiting process: try smaps
-        else:
-            raise translate(exc, path, pid) from None
-    if uid < 0:
-        uid = pid_uid(pid, r)
+        data = read_bytes(path, pid=pid)
+    except NoSuchProcess:
+        # ENOENT with /proc/PID still there: a kernel without smaps_rollup (< 4.14);
+        # ESRCH: a kernel thread or an exiting process. Either way smaps says which.
+        if not os.path.exists(r.pid_path(pid)):
+            raise
+        data = b""
     if data:
-        return parse_smaps_rollup(data, pid, path), uid
-    return _rollup_from_smaps(pid, r), uid
+        return parse_smaps_rollup(data, pid, path)
+    return _rollup_from_smaps(pid, r)
 
 
 def _rollup_from_smaps(pid: int, r: KernelRoot) -> Rollup | None:
