@@ -22,6 +22,22 @@ ROUNDS = int(os.environ.get("MEMBENCH_ROUNDS", "7"))
 REPS = 20  # best of 20 passes for both: on a shared machine more passes give each a clean one
 
 
+def _paired(title: str, rounds: int, a: tuple, b: tuple, unit: str, fmt: str, rfmt: str, target: str) -> None:
+    """Alternate A and B `rounds` times (each returns a figure, not a time); print medians and the
+    median of the per-round ratios A/B."""
+    (an, af), (bn, bf) = a, b
+    xs, ys = [], []
+    for _ in range(rounds):
+        xs.append(af())
+        ys.append(bf())
+    ratios = [x / y for x, y in zip(xs, ys)]
+    print(f"\n{title} (median over {rounds} alternating rounds)")
+    for name, v in ((an, xs), (bn, ys)):
+        print(f"  {name:<25} median {statistics.median(v):{fmt}} {unit}   (rounds: {', '.join(f'{x:{rfmt}}' for x in v)})")
+    print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  ({target}; rounds: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+
+
 def triad() -> None:
     from memdive.bench import bandwidth
 
@@ -38,16 +54,9 @@ def triad() -> None:
         out = subprocess.run([str(ref), str(n), str(REPS)], capture_output=True, text=True, env=env, check=True).stdout
         return float(re.search(r"^triad\s+([\d.]+) GB/s", out, re.MULTILINE).group(1))
 
-    a, b = [], []
-    for _ in range(ROUNDS):
-        a.append(ours())
-        b.append(theirs())
-    ratios = [x / y for x, y in zip(a, b)]
-    print(f"\ntriad, {threads} threads, 3 arrays of {n * 8 >> 20} MiB, best of {REPS} (median over {ROUNDS} alternating rounds)")
-    print(f"  memdive bench bandwidth   median {statistics.median(a):6.2f} GB/s   (rounds: {', '.join(f'{x:.1f}' for x in a)})")
-    print(f"  stream_ref (OpenMP)       median {statistics.median(b):6.2f} GB/s   (rounds: {', '.join(f'{x:.1f}' for x in b)})")
-    print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target >= 0.97; rounds: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+    _paired(f"triad, {threads} threads, 3 arrays of {n * 8 >> 20} MiB, best of {REPS}", ROUNDS,
+            ("memdive bench bandwidth", ours), ("stream_ref (OpenMP)", theirs), "GB/s", "6.2f", ".1f",
+            "target >= 0.97")
 
 
 def latency() -> None:
@@ -65,16 +74,8 @@ def latency() -> None:
                                  capture_output=True, text=True, check=True).stdout
             return float(re.search(r"^\s*262144\s+([\d.]+)", out, re.MULTILINE).group(1))
 
-        a, b = [], []
-        for _ in range(max(3, ROUNDS - 2)):
-            a.append(ours())
-            b.append(theirs())
-        ratios = [x / y for x, y in zip(a, b)]
-        print(f"\nlatency at 256 MiB, {pages} pages (median over {len(a)} alternating rounds)")
-        print(f"  memdive bench latency     median {statistics.median(a):7.1f} ns   (rounds: {', '.join(f'{x:.0f}' for x in a)})")
-        print(f"  chase.c {mode:<5}             median {statistics.median(b):7.1f} ns   (rounds: {', '.join(f'{x:.0f}' for x in b)})")
-        print(f"  ratio memdive/ref: median {statistics.median(ratios):.3f}  (target 0.90..1.10; rounds: "
-              f"{', '.join(f'{r:.2f}' for r in ratios)})")
+        _paired(f"latency at 256 MiB, {pages} pages", max(3, ROUNDS - 2), ("memdive bench latency", ours),
+                (f"chase.c {mode}", theirs), "ns", "7.1f", ".0f", "target 0.90..1.10")
 
 
 def quick() -> None:
