@@ -16,7 +16,7 @@ NATIVE = "src/memdive/native"
 
 NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
     # name: (sources relative to src/memdive/native, extra cflags, libraries)
-    "core": (["core/core.c"], ["-O2"], ["pthread"]),
+    "core": (["core/core.c", "core/procread.c"], ["-O2"], ["pthread"]),  # ABI stamp, parallel /proc reader
     "shim": (["shim/shim.c"], ["-O2", "-fno-omit-frame-pointer", "-ftls-model=initial-exec"], ["pthread", "dl", "gcc_s"]),
     "pool": (["pool/pool.c", "pool/exitprobe.c"], ["-O2"], ["pthread"]),  # lock-free pool, exit probe
     # benchmark kernels: built for the CPU it is installed on (-march=native), like STREAM

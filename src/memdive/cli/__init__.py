@@ -6,68 +6,12 @@ errors; a traceback is printed only with --debug.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 
-from .registry import COMMANDS, DEFAULT_COMMAND
+from .registry import COMMANDS, DEFAULT_COMMAND, QUICK_EXIT
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Help formatting without importing shutil (argparse builds a formatter for every argument,
-    and shutil drags in bz2/lzma: a few ms of `memdive ps`'s startup)."""
-
-    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-        if width is None:
-            try:
-                width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(2).columns
-            except (OSError, ValueError):
-                width = 80
-            width -= 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors: one line, exit 2
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(EXIT_USAGE)
-
-
-def _load(name: str):
-    return importlib.import_module(COMMANDS[name][0])
-
-
-def _add_command(sub, name: str):
-    mod = _load(name)
-    doc = (mod.__doc__ or COMMANDS[name][1]).strip()
-    p = sub.add_parser(name, help=COMMANDS[name][1], description=doc, formatter_class=_Formatter)
-    p.add_argument("--json", action="store_true", help="print JSON (stable schema: bytes as integers, times in seconds)")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
-    mod.add_arguments(p)
-    p.set_defaults(_run=mod.run)
-    return p
-
-
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="memdive", description="Linux memory, from the address space down to DRAM.",
-                     formatter_class=_Formatter,
-                     epilog="Run `memdive COMMAND --help` for a command's options. "
-                            "With no command: `memdive sys`.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    from .. import __version__
-
-    parser.add_argument("--version", action="version", version=f"memdive {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    if only is not None:
-        _add_command(sub, only)      # the command being run: the only module imported, the only parser built
-        return parser
-    for name in COMMANDS:            # help and usage errors: listed from the registry alone, nothing imported
-        sub.add_parser(name, help=COMMANDS[name][1], add_help=False)
-    return parser
 
 
 def _pick_command(argv: list[str]) -> str | None:
@@ -79,15 +23,22 @@ def _pick_command(argv: list[str]) -> str | None:
     return None
 
 
+def _command_of(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The command being run, and argv with the default command added (`memdive` alone is `memdive sys`)."""
+    name = _pick_command(argv)
+    if name is None and not any(a in ("-h", "--help", "--version") for a in argv) and not [
+            a for a in argv if not a.startswith("-")]:
+        return DEFAULT_COMMAND, argv + [DEFAULT_COMMAND]
+    return name, argv
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        name = _pick_command(argv)
-        if name is None and not any(a in ("-h", "--help", "--version") for a in argv) and not [
-                a for a in argv if not a.startswith("-")]:
-            argv = argv + [DEFAULT_COMMAND]          # `memdive` alone is `memdive sys`
-            name = DEFAULT_COMMAND
+        name, argv = _command_of(argv)
+        from .parser import build_parser
+
         parser = build_parser(only=name)
         args = parser.parse_args(argv)
         debug = bool(getattr(args, "debug", False))
@@ -121,4 +72,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main() -> None:
-    raise SystemExit(main())
+    argv = sys.argv[1:]
+    name, _ = _command_of(argv)
+    if name in ("ps", "sys") and not any(a in ("-h", "--help") for a in argv):
+        # Every process's rollup and command line are read by the C core's threads while the
+        # interpreter imports the parser and the command: `ps` costs little more than its reads.
+        from ..kernel.procread import prefetch
+
+        prefetch(("smaps_rollup", "cmdline"))
+    code = main(argv)
+    if name in QUICK_EXIT:
+        _quick_exit(code)
+    raise SystemExit(code)
+
+
+def _quick_exit(code: int) -> None:
+    """End a read-only view without the interpreter's teardown (freeing every module: a few ms of
+    a 30 ms command), when nothing is left to clean up: no atexit handler, no running thread."""
+    import atexit
+
+    threading = sys.modules.get("threading")
+    if atexit._ncallbacks() or (threading is not None and threading.active_count() > 1):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:   # output closed early (memdive ps | head): not an error
+        code = EXIT_OK
+    except OSError:
+        return                # let the normal exit report it
+    os._exit(code)

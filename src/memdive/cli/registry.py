@@ -29,3 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 DEFAULT_COMMAND = "sys"
+
+# Read-only views that end without the interpreter's teardown (cli._quick_exit): they hold no
+# files to flush and start no threads. Commands that write files or run servers are not here.
+QUICK_EXIT = frozenset({"sys", "ps", "maps", "cache", "pages", "phys", "frag"})

@@ -340,72 +340,109 @@ def _rollup_from_smaps(pid: int, r: KernelRoot) -> Rollup | None:
     return rollup_from_mappings(pid, maps) if maps else None
 
 
-def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, with_cmdline: bool = True):
+def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, with_cmdline: bool = True,
+                 prefetched=None):
     """Every process's rollup, owner and command line in one tight pass (the `ps` hot path).
 
     Yields (pid, uid, rollup, cmdline) for processes with an address space, or (pid, exc, None, None)
     for one that could not be read (NoSuchProcess, AccessDenied, ParseError): the caller counts those.
     Kernel threads are skipped. Reads smaps_rollup once per process (smaps where it is missing or
-    fails), takes the owner from an fstat of the open file, and the cmdline in one read.
+    fails), takes the owner from an fstat of the open file, and the cmdline in one read. The files
+    are read by the C core on every CPU (kernel.procread), or by a Python loop where it is missing;
+    `prefetched`: a procread.ProcRead of ("smaps_rollup", "cmdline") already started by the caller.
     """
     r = resolve(root)
+    if prefetched is None:
+        from . import procread
+
+        names = ("smaps_rollup", "cmdline") if with_cmdline else ("smaps_rollup",)
+        if pids is None:
+            prefetched = procread.take(r.proc, names)
+            if prefetched is None:
+                pids = list_pids(r.proc)
+        if prefetched is None and len(pids) > 32:     # fewer: threads cost more than they save
+            prefetched = procread.start(r.proc, pids, names)
+    rows = prefetched.wait() if prefetched is not None else _read_rollups(r.proc, pids, with_cmdline)
     base = r.proc + "/"
-    if pids is None:
-        pids = list_pids(r.proc)
-    o_flags = os.O_RDONLY | os.O_CLOEXEC
-    open_, read, close, fstat = os.open, os.read, os.close, os.fstat
     layouts = _ROLLUP_LAYOUTS
-    for pid in pids:
+    for pid, uid, files in rows:
         prefix = base + str(pid)
+        data = files[0]
         try:
-            try:
-                fd = open_(prefix + "/smaps_rollup", o_flags)
-                try:
-                    uid = fstat(fd).st_uid
-                    data = read(fd, 65536)
-                finally:
-                    close(fd)
-            except OSError as exc:
-                if exc.errno not in (errno.ENOENT, errno.ESRCH):
-                    raise translate(exc, prefix + "/smaps_rollup", pid) from None
-                ru = _rollup_from_smaps(pid, r)     # old kernel, kernel thread (ESRCH), exiting
+            if type(data) is int:                 # an errno
+                if data not in (errno.ENOENT, errno.ESRCH):
+                    raise translate(OSError(data, os.strerror(data)), prefix + "/smaps_rollup", pid)
+                ru = _rollup_from_smaps(pid, r)   # old kernel, kernel thread (ESRCH), exiting
                 if ru is None:
                     continue
                 uid = pid_uid(pid, r)
+                if with_cmdline:
+                    files = (data, _read_cmdline_raw(prefix + "/cmdline"))
+            elif not data:
+                ru = _rollup_from_smaps(pid, r)
+                if ru is None:
+                    continue
             else:
-                if not data:
-                    ru = _rollup_from_smaps(pid, r)
-                    if ru is None:
-                        continue
+                # parse_smaps_rollup, inlined for a layout already seen
+                nl = data.find(b"\n")
+                tok = data[nl + 1:].split()
+                getter = layouts.get(tuple(tok[0::3])) if nl > 0 else None
+                if getter is None or len(tok) % 3 or tok[2::3].count(b"kB") != len(tok) // 3:
+                    ru = parse_smaps_rollup(data, pid, prefix + "/smaps_rollup")
                 else:
-                    # parse_smaps_rollup, inlined for a layout already seen
-                    nl = data.find(b"\n")
-                    tok = data[nl + 1:].split()
-                    getter = layouts.get(tuple(tok[0::3])) if nl > 0 else None
-                    if getter is None or len(tok) % 3 or tok[2::3].count(b"kB") != len(tok) // 3:
-                        ru = parse_smaps_rollup(data, pid, prefix + "/smaps_rollup")
-                    else:
-                        ru = Rollup(pid, "smaps_rollup", *getter(_rollup_values(tok, prefix + "/smaps_rollup")))
+                    ru = Rollup(pid, "smaps_rollup", *getter(_rollup_values(tok, prefix + "/smaps_rollup")))
             cmd: list[str] | None = None
             if with_cmdline:
-                try:
-                    fd = open_(prefix + "/cmdline", o_flags)
-                    try:
-                        raw = read(fd, 65536)
-                        if len(raw) == 65536:
-                            raw += _read_rest(fd)
-                    finally:
-                        close(fd)
-                    cmd = parse_cmdline(raw)
-                except OSError as exc:
-                    if exc.errno in (errno.ENOENT, errno.ESRCH):
-                        raise translate(exc, prefix + "/cmdline", pid) from None
+                raw = files[1]
+                if type(raw) is int:
+                    if raw in (errno.ENOENT, errno.ESRCH):
+                        raise translate(OSError(raw, os.strerror(raw)), prefix + "/cmdline", pid)
                     cmd = []
+                else:
+                    cmd = parse_cmdline(raw)
                 if not cmd or not any(cmd):
                     cmd = ["[" + read_comm(pid, r) + "]"]
             yield pid, uid, ru, cmd
         except (NoSuchProcess, AccessDenied, ParseError) as exc:
             yield pid, exc, None, None
+
+
+def _read_rollups(proc: str, pids: list[int], with_cmdline: bool):
+    """scan_rollups' reads from Python: (pid, uid, [rollup bytes | errno, cmdline bytes | errno])."""
+    o_flags = os.O_RDONLY | os.O_CLOEXEC
+    open_, read, close, fstat = os.open, os.read, os.close, os.fstat
+    base = proc + "/"
+    uid = 0
+    for pid in pids:
+        prefix = base + str(pid)
+        try:
+            fd = open_(prefix + "/smaps_rollup", o_flags)
+            try:
+                uid = fstat(fd).st_uid
+                data = read(fd, 65536)
+                if len(data) == 65536:
+                    data += _read_rest(fd)
+            finally:
+                close(fd)
+        except OSError as exc:
+            yield pid, uid, [exc.errno, exc.errno]
+            continue
+        yield pid, uid, [data, _read_cmdline_raw(prefix + "/cmdline") if with_cmdline else b""]
+
+
+def _read_cmdline_raw(path: str) -> bytes | int:
+    """A command line's bytes, or the errno that stopped the read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            raw = os.read(fd, 65536)
+            if len(raw) == 65536:
+                raw += _read_rest(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    return raw
 
 
 def read_status(pid: int, root: KernelRoot | None = None) -> Status:

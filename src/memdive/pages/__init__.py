@@ -12,13 +12,13 @@ Submodules are imported on first use (numpy only where page arrays are handled).
 
 from __future__ import annotations
 
-import importlib
-
 # function -> submodule; no submodule shares a function's name (an imported submodule would shadow it)
 _LAZY = {"walk": "walker", "entries": "walker", "phys": "translate", "residency": "incore", "files": "cache"}
 
 
 def __getattr__(name: str):
+    import importlib   # here, not at the top: `memdive cache` starts in ~25 ms and every ms shows
+
     if name in _LAZY:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     try:        # submodules by name: memdive.pages.wss, .faults, .cache ...

@@ -36,7 +36,7 @@ def add_arguments(p) -> None:
 
 
 def _report_parser() -> argparse.ArgumentParser:
-    from .. import _Parser  # the CLI's parser: usage errors exit 2 with one line
+    from ..parser import _Parser  # the CLI's parser: usage errors exit 2 with one line
 
     rp = _Parser(prog="memdive trace report", add_help=True)
     rp.add_argument("file")

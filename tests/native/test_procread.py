@@ -1,0 +1,129 @@
+"""The C core's parallel /proc reader (kernel.procread) against plain reads, and the ps scan over it."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from memdive.kernel import procfs, procread
+from memdive.kernel.root import KernelRoot
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
+
+
+def _read(path: str) -> bytes | int:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        return e.errno
+
+
+@pytest.fixture
+def sleepers():
+    """Children that hold still: their smaps_rollup does not change between two reads. One has a
+    200 KiB argument (longer than one read buffer)."""
+    kids = [subprocess.Popen(["sleep", "300"]) for _ in range(5)]
+    kids.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"] + ["x" * (50 << 10)] * 4))
+    time.sleep(0.2)
+    yield [k.pid for k in kids]
+    for k in kids:
+        k.kill()
+        k.wait()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_same_bytes_as_plain_reads(sleepers, threads):
+    gone = kid_that_exited()
+    pids = sleepers + [gone]
+    got = procread.start("/proc", pids, ("smaps_rollup", "cmdline", "comm"), threads=threads).wait()
+    assert [p for p, _, _ in got] == pids
+    for pid, uid, files in got[:-1]:
+        assert uid == os.stat(f"/proc/{pid}").st_uid
+        for name, data in zip(("smaps_rollup", "cmdline", "comm"), files):
+            assert data == _read(f"/proc/{pid}/{name}"), (pid, name)
+    assert len(got[-2][2][1]) > 200 << 10                        # the long command line, whole
+    assert got[-1][2] == [errno.ENOENT] * 3                      # a process that is gone
+
+
+def kid_that_exited() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_empty_and_many_threads():
+    assert procread.start("/proc", [], ("cmdline",), threads=8).wait() == []
+    me = os.getpid()
+    got = procread.start("/proc", [me] * 100, ("cmdline",), threads=16).wait()
+    assert {bytes(f[0]) for _, _, f in got} == {_read(f"/proc/{me}/cmdline")}
+
+
+def _fixture_root(tmp_path, copies: int) -> KernelRoot:
+    """linux-6.18's process 4242 copied to `copies` PIDs (more than scan_rollups' 32 for threads)."""
+    src = os.path.join(FIXTURES, "linux-6.18")
+    shutil.copytree(src, tmp_path / "t", symlinks=True)
+    proc = tmp_path / "t" / "proc"
+    for i in range(copies):
+        shutil.copytree(proc / "4242", proc / str(5000 + i), symlinks=True)
+        (proc / str(5000 + i) / "cmdline").write_bytes(f"prog\0--n\0{i}\0".encode())
+    return KernelRoot(proc=str(proc), sys=str(tmp_path / "t" / "sys"))
+
+
+def test_scan_rollups_c_and_python_agree_on_a_fixture(tmp_path):
+    root = _fixture_root(tmp_path, 40)
+    pids = procfs.list_pids(root.proc)
+    assert len(pids) > 32
+    via_c = list(procfs.scan_rollups(root, pids))
+    via_py = list(procfs.scan_rollups(root, pids, prefetched=_Rows(procfs._read_rollups(root.proc, pids, True))))
+    assert via_c == via_py
+    assert len(via_c) == 41
+    assert {tuple(c) for _, _, _, c in via_c if c[0] == "prog"} == {("prog", "--n", str(i)) for i in range(40)}
+
+
+class _Rows:
+    def __init__(self, rows):
+        self.rows = list(rows)
+
+    def wait(self):
+        return self.rows
+
+
+def test_prefetch_is_taken_once_and_only_for_its_names(tmp_path):
+    root = _fixture_root(tmp_path, 3)
+    procread.prefetch(("smaps_rollup", "cmdline"), root)
+    assert procread.take(root.proc, ("smaps_rollup",)) is None      # other names: not this prefetch
+    procread.prefetch(("smaps_rollup", "cmdline"), root)
+    h = procread.take(root.proc, ("smaps_rollup", "cmdline"))
+    assert h is not None and len(h.wait()) == 4
+    assert procread.take(root.proc, ("smaps_rollup", "cmdline")) is None   # taken once
+
+
+def test_stale_prefetch_is_not_used(tmp_path, monkeypatch):
+    root = _fixture_root(tmp_path, 3)
+    procread.prefetch(("smaps_rollup", "cmdline"), root)
+    monkeypatch.setattr(procread, "_FRESH_SECONDS", 0.0)
+    assert procread.take(root.proc, ("smaps_rollup", "cmdline")) is None
+
+
+def test_ps_command_output_is_whole_when_piped(memdive_cli, sleepers):
+    """`memdive ps --json` reads through the prefetch and ends without the interpreter's teardown:
+    the JSON must still be complete, and list the children."""
+    r = memdive_cli("ps", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(sleepers) <= {p["pid"] for p in doc["processes"]}
+
+
+def test_ps_into_a_closed_pipe_is_quiet():
+    p = subprocess.run(f"{sys.executable} -m memdive ps | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}",
+                       shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "0"
+    assert "Traceback" not in p.stderr and "Exception" not in p.stderr
