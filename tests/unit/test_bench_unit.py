@@ -226,3 +226,12 @@ def test_extra_plateau_between_llc_and_dram_is_named_for_it():
     lv = find_plateaus(sizes, ns, CACHES[:2] + (CacheLevel(level=3, type="Unified", size_bytes=8 * M),))
     assert [x.name for x in lv] == ["L1", "L2", "L3", "L3..DRAM", "DRAM"]
     assert lv[3].sysfs_bytes is None and (lv[3].first_bytes, lv[3].last_bytes) == (8 * M, 16 * M)
+
+
+def test_bandwidth_arrays_never_share_an_offset_modulo_64k():
+    from memdive.bench.bandwidth import array_stride
+
+    for size in (1 << 20, (512 << 20), 100_003 * 8, (64 << 10) - 8, 3 << 30):
+        s = array_stride(size)
+        assert s >= size + (4 << 10)  # a page of gap at least, arrays page aligned in the mapping
+        assert s % 4096 == 0 and s % (64 << 10) == 8 << 10

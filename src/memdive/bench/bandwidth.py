@@ -15,12 +15,20 @@ from ..models.bench import BandwidthResult, BandwidthRow
 from . import _native, env
 from .buffers import Buffer
 
-# Gap between consecutive arrays. The three arrays share one mapping, c lowest, then b, then a (the
-# stored array of triad) highest, each starting this far past the previous one's end: the placement
-# glibc's aligned_alloc gives a C program's three large arrays (STREAM-like references get it). Arrays
-# that start at the same offset modulo 64 KiB or more (e.g. three separate 2 MiB-aligned mappings)
-# cost 5-7% of triad bandwidth on Zen 4 with identical code, and so does the reverse order.
-ARRAY_GAP = 2 * 4096
+# Placement of the three arrays: one mapping, c lowest, then b, then a (the array triad stores)
+# highest, each starting ARRAY_GAP past a 64 KiB multiple beyond the previous one's start, so that
+# a[i], b[i], c[i] sit at different offsets modulo 64 KiB and above. That is the placement glibc's
+# aligned_alloc gives a C program's three large arrays (STREAM-like references get it). Measured on
+# Zen 4 with identical code: arrays at equal offsets modulo 64 KiB..512 MiB (e.g. three separate
+# 2 MiB-aligned mappings) lose 5-7% of triad bandwidth, and so does the reverse order (a lowest).
+ARRAY_GAP = 8 << 10
+_ALIGN = 64 << 10
+
+
+def array_stride(array_bytes: int) -> int:
+    """Distance between consecutive arrays' starts: 8 KiB past a 64 KiB multiple >= array_bytes."""
+    return (array_bytes + _ALIGN - 1) // _ALIGN * _ALIGN + ARRAY_GAP
+
 
 KERNELS = ("read", "write", "copy", "scale", "add", "triad")
 BYTES_PER_ELEMENT = {"read": 8, "write": 8, "copy": 16, "scale": 16, "add": 24, "triad": 24}
@@ -69,7 +77,7 @@ def bandwidth(size: int | None = None, threads: int | list[int] | None = None,
     mask = 0
     for k in kernels:
         mask |= 1 << KERNELS.index(k)
-    stride = (n * 8 + 4095) // 4096 * 4096 + ARRAY_GAP
+    stride = array_stride(n * 8)
     buf = Buffer(3 * stride, pages)
     c_addr, b_addr, a_addr = buf.addr, buf.addr + stride, buf.addr + 2 * stride
     rows: list[BandwidthRow] = []
