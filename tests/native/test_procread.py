@@ -127,3 +127,16 @@ def test_ps_into_a_closed_pipe_is_quiet():
                        shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "0"
     assert "Traceback" not in p.stderr and "Exception" not in p.stderr
+
+
+def test_without_the_c_core_the_scan_reads_from_python(tmp_path, monkeypatch):
+    root = _fixture_root(tmp_path, 40)
+    pids = procfs.list_pids(root.proc)
+    want = list(procfs.scan_rollups(root, pids))
+
+    def missing():
+        raise OSError("libmemdive_core.so: cannot open shared object file")
+
+    monkeypatch.setattr(procread, "_load", missing)
+    assert procread.start(root.proc, pids, ("smaps_rollup",)) is None
+    assert list(procfs.scan_rollups(root, pids)) == want
