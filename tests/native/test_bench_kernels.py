@@ -96,6 +96,14 @@ def test_bandwidth_api_small():
         bench.bandwidth(size=1 << 20, kernels=["fma"])
 
 
+def test_bandwidth_odd_size_touches_the_three_arrays_and_no_gap_page():
+    n = 100_003  # 781.3 KiB: not a page multiple, not split evenly
+    r = bench.bandwidth(size=n * 8, threads=min(2, NCPU), kernels=("copy", "triad"), repeats=2)
+    assert r.validated and r.max_rel_error == 0.0 and r.array_bytes == n * 8
+    # the first touch faults each array's pages; the 8 KiB gaps between them stay unmapped in RAM
+    assert r.backing.rss_bytes == 3 * ((n * 8 + 4095) // 4096 * 4096) and r.backing.size_bytes == 3 * n * 8
+
+
 @pytest.mark.parametrize("n,stride", [(2, 64), (1000, 64), (4097, 64), (300, 4096), (64, 128)])
 def test_chase_is_one_cycle_through_every_node(n, stride):
     with Buffer(n * stride) as b:

@@ -228,10 +228,10 @@ def test_extra_plateau_between_llc_and_dram_is_named_for_it():
     assert lv[3].sysfs_bytes is None and (lv[3].first_bytes, lv[3].last_bytes) == (8 * M, 16 * M)
 
 
-def test_bandwidth_arrays_never_share_an_offset_modulo_64k():
-    from memdive.bench.bandwidth import array_stride
+def test_bandwidth_arrays_placed_as_glibc_places_large_arrays():
+    from memdive.bench.bandwidth import ARRAY_GAP, array_stride
 
-    for size in (1 << 20, (512 << 20), 100_003 * 8, (64 << 10) - 8, 3 << 30):
-        s = array_stride(size)
-        assert s >= size + (4 << 10)  # a page of gap at least, arrays page aligned in the mapping
-        assert s % 4096 == 0 and s % (64 << 10) == 8 << 10
+    assert ARRAY_GAP == 8 << 10
+    for size, want in (((512 << 20), (512 << 20) + (8 << 10)), (100_003 * 8, 802_816 + (8 << 10)),
+                       (1 << 20, (1 << 20) + (8 << 10)), (4096 - 8, 4096 + (8 << 10))):
+        assert array_stride(size) == want

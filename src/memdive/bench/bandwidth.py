@@ -16,18 +16,18 @@ from . import _native, env
 from .buffers import Buffer
 
 # Placement of the three arrays: one mapping, c lowest, then b, then a (the array triad stores)
-# highest, each starting ARRAY_GAP past a 64 KiB multiple beyond the previous one's start, so that
-# a[i], b[i], c[i] sit at different offsets modulo 64 KiB and above. That is the placement glibc's
-# aligned_alloc gives a C program's three large arrays (STREAM-like references get it). Measured on
-# Zen 4 with identical code: arrays at equal offsets modulo 64 KiB..512 MiB (e.g. three separate
-# 2 MiB-aligned mappings) lose 5-7% of triad bandwidth, and so does the reverse order (a lowest).
+# highest, each starting 8 KiB past the page-rounded end of the previous one. That is the placement
+# glibc's aligned_alloc gives a C program's three large arrays (what STREAM-like references such as
+# ../shared/bench/stream_ref.c get). The placement alone moves triad bandwidth, with identical code,
+# pages and first touch (2 threads, 3 x 512 MiB, Zen 4 KVM guest, medians relative to glibc's layout):
+# three separate 2 MiB-aligned mappings 0.94, one mapping with no gap 0.95, gaps of 32 KiB..2 MiB
+# 0.93-0.95, a lowest instead of highest 0.89, gaps of 4-12 KiB 1.00.
 ARRAY_GAP = 8 << 10
-_ALIGN = 64 << 10
 
 
 def array_stride(array_bytes: int) -> int:
-    """Distance between consecutive arrays' starts: 8 KiB past a 64 KiB multiple >= array_bytes."""
-    return (array_bytes + _ALIGN - 1) // _ALIGN * _ALIGN + ARRAY_GAP
+    """Distance between consecutive arrays' starts: the array rounded up to a page, plus ARRAY_GAP."""
+    return (array_bytes + 4095) // 4096 * 4096 + ARRAY_GAP
 
 
 KERNELS = ("read", "write", "copy", "scale", "add", "triad")
