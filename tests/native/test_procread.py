@@ -66,9 +66,9 @@ def test_empty_and_many_threads():
     assert {bytes(f[0]) for _, _, f in got} == {_read(f"/proc/{me}/cmdline")}
 
 
-def _fixture_root(tmp_path, copies: int) -> KernelRoot:
-    """linux-6.18's process 4242 copied to `copies` PIDs (more than scan_rollups' 32 for threads)."""
-    src = os.path.join(FIXTURES, "linux-6.18")
+def _fixture_root(tmp_path, copies: int, kernel: str = "linux-6.18") -> KernelRoot:
+    """A fixture kernel's process 4242 copied to `copies` PIDs (more than scan_rollups' 32 for threads)."""
+    src = os.path.join(FIXTURES, kernel)
     shutil.copytree(src, tmp_path / "t", symlinks=True)
     proc = tmp_path / "t" / "proc"
     for i in range(copies):
@@ -77,14 +77,24 @@ def _fixture_root(tmp_path, copies: int) -> KernelRoot:
     return KernelRoot(proc=str(proc), sys=str(tmp_path / "t" / "sys"))
 
 
-def test_scan_rollups_c_and_python_agree_on_a_fixture(tmp_path):
-    root = _fixture_root(tmp_path, 40)
+@pytest.mark.parametrize("kernel", ["linux-6.18", "linux-4.9"])   # 4.9: no smaps_rollup, smaps summed
+def test_scan_rollups_c_and_python_agree_on_a_fixture(tmp_path, kernel):
+    root = _fixture_root(tmp_path, 40, kernel)
     pids = procfs.list_pids(root.proc)
     assert len(pids) > 32
-    via_c = list(procfs.scan_rollups(root, pids))
-    via_py = list(procfs.scan_rollups(root, pids, prefetched=_Rows(procfs._read_rollups(root.proc, pids, True))))
+    via_c = _plain(procfs.scan_rollups(root, pids))
+    via_py = _plain(procfs.scan_rollups(root, pids, prefetched=_Rows(procfs._read_rollups(root.proc, pids, True))))
     assert via_c == via_py
-    assert len(via_c) == 41
+    assert len(via_c) == len(pids)
+    read = [ru for _, _, ru, _ in via_c if ru is not None]
+    assert len(read) == len(pids) - (kernel == "linux-4.9")             # 4.9's 4243 is a zombie
+    assert all(ru.rss_bytes > 0 for ru in read)
+    assert {ru.source for ru in read} == {"smaps_rollup" if kernel == "linux-6.18" else "smaps"}
+
+
+def _plain(rows):
+    """Rows with exceptions as (type, message): exceptions compare by identity."""
+    return [(p, (type(u).__name__, str(u)) if isinstance(u, Exception) else u, ru, c) for p, u, ru, c in rows]
     assert {tuple(c) for _, _, _, c in via_c if c[0] == "prog"} == {("prog", "--n", str(i)) for i in range(40)}
 
 
