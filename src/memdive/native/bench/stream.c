@@ -83,6 +83,11 @@ static double read_kernel(const double *restrict a, size_t lo, size_t hi) {
     return s;
 }
 
+/* Plain loops, as STREAM's: gcc would otherwise turn copy (and write) into memmove/memset calls,
+ * which switch to non-temporal stores on large sizes and so measure another kernel than STREAM's. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
 static void run_kernel(int k, double *restrict a, double *restrict b, double *restrict c, size_t lo, size_t hi) {
     switch (k) {
     case K_WRITE: for (size_t i = lo; i < hi; i++) c[i] = FILLV; break;
