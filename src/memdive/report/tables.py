@@ -12,11 +12,18 @@ def console(file=None):
 
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with status 1 here; a reader that stops early (memdive maps PID | head) is
+            # not an error: the CLI maps BrokenPipeError to exit 0 and silences the rest.
+            self.quiet = True
+            raise BrokenPipeError
+
     out = file or sys.stdout
     width = None
     if not out.isatty() and "COLUMNS" not in os.environ:
         width = 200
-    return Console(file=file, highlight=False, soft_wrap=False, width=width)
+    return _Console(file=file, highlight=False, soft_wrap=False, width=width)
 
 
 PLAIN_ROWS = 400
