@@ -114,3 +114,16 @@ def test_broken_pipe_is_quiet(spawn):
                            shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60)
         assert p.stdout.strip() == "0", (args, p.stdout, p.stderr)
         assert "Traceback" not in p.stderr and "Error" not in p.stderr, (args, p.stderr)
+
+
+def test_permission_hint_fits_who_runs_it(memdive_cli):
+    """Denied as an unprivileged user: the hint says root unlocks it. Denied as root (PID 1 lives in
+    another namespace here): the hint must not say "run as root"."""
+    from memdive.kernel.io import ROOT_DENIED_HINT, ROOT_HINT, translate
+    import errno as _errno
+
+    exc = translate(OSError(_errno.EACCES, "Permission denied"), "/proc/1/maps", 1)
+    assert exc.hint == (ROOT_DENIED_HINT if os.geteuid() == 0 else ROOT_HINT)
+    if os.geteuid() == 0:
+        r = memdive_cli("maps", "1", user="nobody")
+        assert r.returncode == 1 and ROOT_HINT in r.stderr and "Traceback" not in r.stderr

@@ -14,6 +14,8 @@ from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError, NoSuchPro
 _CHUNK = 1 << 20
 
 ROOT_HINT = "run as root (or with CAP_SYS_PTRACE) to read other users' processes"
+ROOT_DENIED_HINT = ("denied even to root: a process in another user namespace or shielded from ptrace, "
+                    "or a capability this container does not grant")
 
 
 def translate(exc: OSError, path: str, pid: int | None = None, what: str | None = None,
@@ -23,9 +25,12 @@ def translate(exc: OSError, path: str, pid: int | None = None, what: str | None 
     if pid is not None and e in (errno.ENOENT, errno.ESRCH):
         return NoSuchProcess(f"process {pid} does not exist (or exited while being read)", pid=pid, path=path)
     if e in (errno.EACCES, errno.EPERM):
+        hint = what or ROOT_HINT
+        if "root" in hint and os.geteuid() == 0:   # "run as root" would mislead root
+            hint = ROOT_DENIED_HINT
         return AccessDenied(
             f"permission denied {op} {path}" + (f" of process {pid}" if pid is not None else ""),
-            pid=pid, path=path, hint=what or ROOT_HINT,
+            pid=pid, path=path, hint=hint,
         )
     if e == errno.ENOENT:
         return KernelFeatureMissing(f"{path} does not exist on this kernel", path=path,
