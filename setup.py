@@ -19,6 +19,7 @@ NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
     "core": (["core/core.c", "core/procread.c"], ["-O2"], ["pthread"]),  # ABI stamp, parallel /proc reader
     "shim": (["shim/shim.c"], ["-O2", "-fno-omit-frame-pointer", "-ftls-model=initial-exec"], ["pthread", "dl", "gcc_s"]),
     "pool": (["pool/pool.c", "pool/exitprobe.c"], ["-O2"], ["pthread"]),  # lock-free pool, exit probe
+    "pages": (["pages/scancount.c"], ["-O2"], []),  # per-mapping counts of PAGEMAP_SCAN runs (pages walk)
     # benchmark kernels: built for the CPU it is installed on (-march=native), like STREAM
     "bench": (["bench/team.c", "bench/stream.c", "bench/chase.c", "bench/misc.c"],
               ["-O3", "-march=native", "-fopenmp-simd"], ["pthread", "m"]),

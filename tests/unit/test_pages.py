@@ -165,3 +165,68 @@ def test_public_api_names():
     assert callable(memdive.pages.residency)
     with pytest.raises(AttributeError):
         memdive.pages.no_such_thing  # noqa: B018
+
+
+def _runs(rows):
+    return np.array([tuple(r) for r in rows], dtype=pm.REGION_DTYPE)
+
+
+def _reference_counts(rows, starts, ends, page):
+    """Page by page: the definition the counting must meet."""
+    out = np.zeros((len(starts), 4), np.int64)
+    for a, z, c in rows:
+        for addr in range(a, z, page):
+            for i, (lo, hi) in enumerate(zip(starts, ends)):
+                if lo <= addr < hi:
+                    out[i] += [(c >> b) & 1 for b in (3, 4, 5, 6)]
+    return out
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_per_region_counts_of_scan_runs(native, monkeypatch):
+    """PAGEMAP_SCAN runs counted per mapping without cutting them (C pass or numpy prefix sums):
+    runs inside one VMA, a run across three adjacent VMAs, runs in gaps between selected VMAs and
+    outside every VMA, regions without runs; page for page equal to the definition and to the
+    split used for pagemap reads."""
+    from memdive.pages import walker as w
+
+    if not native:
+        monkeypatch.setattr(w, "_native_fn", False)
+    elif w._native_counts() is None:
+        pytest.fail("libmemdive_pages.so is not built (setup.py build_ext)")
+    P = 4096
+    starts = [10 * P, 20 * P, 24 * P, 30 * P, 50 * P, 60 * P]
+    ends = [16 * P, 24 * P, 30 * P, 40 * P, 52 * P, 70 * P]
+    PRES, SWAP, ZERO, HUGE = 8, 16, 32, 64
+    rows = [(2 * P, 3 * P, PRES),                 # before every region
+            (10 * P, 12 * P, PRES | HUGE), (13 * P, 14 * P, SWAP), (15 * P, 16 * P, PRES | ZERO),
+            (16 * P, 18 * P, PRES),               # in the gap after region 0
+            (21 * P, 35 * P, PRES),               # across regions 1, 2 and into 3
+            (39 * P, 51 * P, PRES | ZERO | HUGE),  # end of 3, gap, start of 4
+            (80 * P, 90 * P, SWAP)]               # after every region
+    got = w._count_runs(_runs(rows), starts, ends, P)
+    ref = _reference_counts(rows, starts, ends, P)
+    assert got.tolist() == ref.tolist()
+    assert got[:, 0].tolist() == [3, 3, 6, 6, 1, 0] and got[5].tolist() == [0, 0, 0, 0]
+    # the split for pagemap reads covers the same pages per region
+    _, npg, idx = w._split_runs(*w._fields(_runs(rows)), [(None, lo, hi) for lo, hi in zip(starts, ends)], P)
+    per = np.bincount(idx, weights=npg, minlength=len(starts))
+    assert per.tolist() == (ref[:, 0] + ref[:, 1]).tolist() == [4, 3, 6, 6, 1, 0]
+    assert w._count_runs(_runs([]), starts, ends, P).tolist() == [[0] * 4] * 6
+
+
+def test_fast_record_constructors_equal_the_dataclass():
+    from memdive.models.pages import PageStats, RegionPages
+    from memdive.pages.walker import _new_region, _new_stats
+
+    kw = {"virtual_pages": 7, "present_pages": 3, "swapped_pages": 1, "zero_pages": 2, "mapcount_pages": {"1": 3}}
+    a, b = _new_stats(**kw), PageStats(**kw)
+    assert a == b and repr(a) == repr(b) and hash(a.virtual_pages) == hash(b.virtual_pages)
+    with pytest.raises(TypeError):
+        _new_stats(virtual_pages=1, present_pages=1, swapped_pages=1, no_such_field=1)
+    r = _new_region(start=1, end=2, perms="rw-p", kind="anon", name="", stats=a)
+    assert r == RegionPages(start=1, end=2, perms="rw-p", kind="anon", name="", stats=b)
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.present_pages = 4

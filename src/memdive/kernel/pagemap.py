@@ -71,6 +71,14 @@ def open_pagemap(pid: int | str, root: KernelRoot | None = None) -> int:
         raise translate(exc, path, pid if isinstance(pid, int) else None, PAGEMAP_HINT) from None
 
 
+def open_pagemap_at(dirfd: int, pid: int) -> int:
+    """An fd on pagemap through a pinned /proc/PID directory fd (the process, not a reused PID)."""
+    try:
+        return os.open("pagemap", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dirfd)
+    except OSError as exc:
+        raise translate(exc, f"/proc/{pid}/pagemap", pid, PAGEMAP_HINT) from None
+
+
 def read_entries(fd: int, start_page: int, count: int, out: np.ndarray | None = None,
                  pid: int | None = None) -> np.ndarray:
     """`count` uint64 entries from page index `start_page` (one pread; fills `out` if given).
@@ -157,10 +165,11 @@ def scan(fd: int, start: int, end: int, *, anyof: int = PAGE_IS_PRESENT | PAGE_I
             if exc.errno in (errno.EACCES, errno.EPERM):
                 raise AccessDenied("PAGEMAP_SCAN refused", pid=pid, hint=PAGEMAP_HINT) from None
             raise translate(exc, "pagemap (PAGEMAP_SCAN)", pid) from None
-        if n > 0:
-            yield vec[:n].copy()
-        if n < vec_len:
-            return           # fewer regions than asked (max_pages 0): the walk is done
+        if n < vec_len:      # fewer regions than asked (max_pages 0): the walk is done
+            if n > 0:
+                yield vec[:n]    # the buffer is not reused: no copy
+            return
+        yield vec[:n].copy()
         nxt = max(arg.walk_end, int(vec[n - 1]["end"]))
         if nxt <= arg.start:
             return
