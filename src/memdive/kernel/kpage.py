@@ -275,3 +275,128 @@ def memcg_paths(inodes: set[int], root: KernelRoot | None = None) -> dict[int, s
                 if not want:
                     break
     return out
+
+
+# --- /sys/kernel/mm/page_idle/bitmap (CONFIG_IDLE_PAGE_TRACKING) ------------------------------
+# Documentation/admin-guide/mm/idle_page_tracking.rst: one bit per PFN, the page at PFN i is bit
+# i % 64 of the 8-byte word i // 64, native byte order; a set bit means idle. Reads and writes must
+# start on an 8-byte boundary and be a multiple of 8 bytes (else EINVAL); writes are OR-ed into the
+# bitmap (writing 0 bits changes nothing; idle flags are cleared only by the kernel, on access);
+# writing beyond max PFN gives ENXIO. Only LRU pages take the flag (others are silently ignored),
+# and for huge pages only the head page carries it. Root only (mode 0600).
+
+IDLE_BITMAP = "kernel/mm/page_idle/bitmap"
+IDLE_HINT = "the idle page bitmap needs CONFIG_IDLE_PAGE_TRACKING (absent: use --method referenced)"
+WORD_BYTES = 8
+_WORD = np.dtype("=u8")          # native byte order, as the kernel reads and writes the words
+KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL = 15, 16
+
+
+def idle_available(root: KernelRoot | None = None) -> bool:
+    return os.path.exists(resolve(root).sys_path(IDLE_BITMAP))
+
+
+def open_idle_bitmap(root: KernelRoot | None = None) -> int:
+    """An O_RDWR fd on the idle page bitmap. KernelFeatureMissing without CONFIG_IDLE_PAGE_TRACKING,
+    AccessDenied unless root. Caller closes it."""
+    path = resolve(root).sys_path(IDLE_BITMAP)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KernelFeatureMissing("idle page tracking: unavailable on this kernel (CONFIG_IDLE_PAGE_TRACKING)",
+                                   path=path, hint=IDLE_HINT) from None
+    except OSError as exc:
+        raise translate(exc, path, None, "the idle page bitmap needs root (CAP_SYS_ADMIN)") from None
+
+
+def idle_words(pfns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PFNs (any order, repeats allowed) -> (sorted unique word indexes, the OR of their bits per word)."""
+    p = np.sort(np.asarray(pfns, dtype=np.uint64))
+    if len(p) == 0:
+        return np.empty(0, np.uint64), np.empty(0, _WORD)
+    w = p >> np.uint64(6)
+    bits = np.left_shift(np.uint64(1), p & np.uint64(63))
+    starts = np.flatnonzero(np.concatenate(([True], w[1:] != w[:-1])))
+    return w[starts], np.bitwise_or.reduceat(bits, starts).astype(_WORD)
+
+
+def idle_bits(pfns: np.ndarray, words: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The bit of each PFN in word values read for the sorted word indexes `words` (bool array);
+    a PFN whose word was not read is an error of the caller (IndexError)."""
+    p = np.asarray(pfns, dtype=np.uint64)
+    i = np.searchsorted(words, p >> np.uint64(6))
+    if len(p) and (i.max() >= len(words) or (words[i] != p >> np.uint64(6)).any()):
+        raise IndexError("a PFN's bitmap word was not read")
+    return ((values[i].astype(np.uint64) >> (p & np.uint64(63))) & np.uint64(1)).astype(bool)
+
+
+def idle_spans(words: np.ndarray, gap: int = 0) -> list[tuple[int, int, int]]:
+    """Runs of word indexes -> (byte offset, first index into `words`, end index): consecutive words
+    (up to `gap` words apart for reads) become one whole-word read or write at a multiple of 8."""
+    if len(words) == 0:
+        return []
+    w = words.astype(np.int64)
+    brk = np.flatnonzero(np.diff(w) > gap + 1) + 1
+    a = np.concatenate(([0], brk)).tolist()
+    z = np.concatenate((brk, [len(w)])).tolist()
+    return [(int(w[i]) * WORD_BYTES, i, j) for i, j in zip(a, z)]
+
+
+def write_idle(fd: int, words: np.ndarray, masks: np.ndarray) -> None:
+    """Set the bits `masks` in the words `words` (sorted unique): one pwrite per run of consecutive
+    words, whole words only; other bits of each word are written as 0, which the kernel leaves as
+    they were (writes are OR-ed)."""
+    m = np.ascontiguousarray(masks, dtype=_WORD)
+    for off, i, j in idle_spans(words):
+        data = m[i:j].tobytes()
+        done = 0
+        while done < len(data):
+            try:
+                done += os.pwrite(fd, data[done:], off + done)
+            except OSError as exc:
+                raise translate(exc, "page_idle/bitmap", None, IDLE_HINT) from None
+
+
+def read_idle(fd: int, words: np.ndarray, gap: int = 8) -> np.ndarray:
+    """The current values of the words `words` (sorted unique), native uint64. Reads whole words in
+    runs (up to `gap` unwanted words read across: each read word costs the kernel an rmap walk of its
+    idle pages, so the gap stays small)."""
+    out = np.zeros(len(words), dtype=_WORD)
+    w = words.astype(np.int64)
+    for off, i, j in idle_spans(words, gap):
+        n = int(w[j - 1] - w[i]) + 1
+        try:
+            data = os.pread(fd, n * WORD_BYTES, off)
+        except OSError as exc:
+            raise translate(exc, "page_idle/bitmap", None, IDLE_HINT) from None
+        got = np.frombuffer(data[: len(data) // WORD_BYTES * WORD_BYTES], dtype=_WORD)
+        rel = w[i:j] - w[i]
+        ok = rel < len(got)                     # beyond the end (a fixture file): 0, not idle
+        out[i:j][ok] = got[rel[ok]]
+    return out
+
+
+def head_pfns(pfns: np.ndarray, fd_kpageflags: int, max_order: int = 18) -> np.ndarray:
+    """The PFN of each page's compound head (the page itself unless kpageflags marks it a tail):
+    folios are naturally aligned, so the head of a tail is the first of pfn & ~(2**k - 1), k = 1, 2 ...,
+    whose kpageflags has COMPOUND_HEAD. Only the idle flag of a head is meaningful."""
+    p = np.asarray(pfns, dtype=np.uint64)
+    out = p.copy()
+    if len(p) == 0:
+        return out
+    u, inv = np.unique(p, return_inverse=True)
+    flags = lookup_sorted(u, {"kpageflags": fd_kpageflags}, threads=1)["kpageflags"]
+    tail = ((flags >> np.uint64(KPF_COMPOUND_TAIL)) & np.uint64(1)).astype(bool)
+    todo = np.flatnonzero(tail)                 # indexes into u
+    head_u = u.copy()
+    for k in range(1, max_order + 1):
+        if len(todo) == 0:
+            break
+        cand = u[todo] & ~np.uint64((1 << k) - 1)
+        cu, cinv = np.unique(cand, return_inverse=True)
+        cf = lookup_sorted(cu, {"kpageflags": fd_kpageflags}, threads=1)["kpageflags"][cinv.reshape(-1)]
+        is_head = ((cf >> np.uint64(KPF_COMPOUND_HEAD)) & np.uint64(1)).astype(bool)
+        head_u[todo[is_head]] = cand[is_head]
+        todo = todo[~is_head]
+    out[:] = head_u[inv.reshape(-1)]
+    return out

@@ -129,6 +129,7 @@ class WssRegion:
     rss_bytes: int
     accessed_bytes: int
     written_bytes: int | None
+    untracked_bytes: int | None = None   # idle method: present pages the bitmap cannot track (not on an LRU)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,9 +137,11 @@ class WssSample:
     time_seconds: float             # since the start
     interval_seconds: float
     rss_bytes: int
-    accessed_bytes: int             # Referenced summed over mappings
+    accessed_bytes: int             # Referenced summed over mappings (idle: pages whose idle bit cleared)
     written_bytes: int | None       # soft-dirty pages (None: unsupported)
     regions: list[WssRegion] = field(default_factory=list)
+    method: str = "referenced"      # "referenced" (clear_refs 1 + smaps Referenced) or "idle" (page_idle bitmap)
+    untracked_bytes: int | None = None   # idle method: present but not trackable (not on an LRU list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

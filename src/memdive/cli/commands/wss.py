@@ -1,14 +1,18 @@
 """Working-set size of a process over time, per interval and per mapping (Brendan Gregg's wss, better).
 
-Accessed set: each interval memdive writes 1 to /proc/PID/clear_refs, which clears the accessed
-(young) bits of all the process's pages, then sums smaps `Referenced` at the end of the interval.
+Accessed set, --method referenced: each interval memdive writes 1 to /proc/PID/clear_refs, which
+clears the accessed (young) bits of all the process's pages, then sums smaps `Referenced` at the end
+of the interval. --method idle (root, kernels with CONFIG_IDLE_PAGE_TRACKING): marks the PFNs of the
+present pages idle in /sys/kernel/mm/page_idle/bitmap and counts those whose idle bit the kernel
+cleared by the end of the interval. --method auto (default): idle where available, else referenced.
 Written set: soft-dirty (clear_refs 4 + pagemap bit 55) where the kernel has CONFIG_MEM_SOFT_DIRTY;
 otherwise memdive says it is not measured. The method and its known error are printed with the
 figures.
 
 Why --yes: resetting referenced bits changes what the kernel's reclaim believes is hot in the
 target. Its pages look idle until touched again and may be reclaimed or swapped sooner, and the
-target takes extra TLB misses. Nothing is written without --yes.
+target takes extra TLB misses. Setting idle bits clears the accessed bits in the target's page
+tables too. Nothing is written without --yes.
 
 Example: memdive wss 1234 --interval 1 --duration 10 --yes
 """
@@ -24,6 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: 5 samples)")
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N samples")
     p.add_argument("--regions", type=int, default=5, metavar="N", help="top N mappings per sample (0: none)")
+    p.add_argument("--method", choices=("auto", "referenced", "idle"), default="auto",
+                   help="accessed set by clear_refs + Referenced, or the idle page bitmap (default: auto)")
     p.add_argument("--yes", action="store_true", help="allow resetting the target's referenced bits (see above)")
 
 
@@ -36,25 +42,30 @@ def run(args) -> int:
 
     if args.interval <= 0:
         raise InvalidInput("--interval must be > 0")
-    require_yes(args, f"wss resets the referenced bits of process {args.pid} ({wss.RESET_WHY})")
+    method = wss.choose_method(args.method)
+    why = wss.IDLE_WHY if method == "idle" else wss.RESET_WHY
+    require_yes(args, f"wss resets the referenced bits of process {args.pid} ({why})")
     count = args.count if args.count is not None else (None if args.duration is not None else 5)
     notes = wss.notes()
+    text, error = wss.method_text(method)
     samples = []
     if not args.json:
         from ...report.text import escape, human_bytes
 
-        print(f"method: {wss.METHOD}")
-        print(wss.ERROR)
+        print(f"method: {text}")
+        print(error)
         for n in notes:
             print(f"note: {n}")
         print(f"{'time s':>8} {'RSS':>10} {'accessed':>10} {'acc/RSS':>8} {'written':>10}")
-    for s in wss.sample(args.pid, interval=args.interval, duration=args.duration, count=count):
+    for s in wss.sample(args.pid, interval=args.interval, duration=args.duration, count=count, method=method):
         samples.append(s)
         if args.json:
             continue
         pct = f"{100 * s.accessed_bytes / s.rss_bytes:.1f}%" if s.rss_bytes else "-"
         print(f"{s.time_seconds:8.2f} {human_bytes(s.rss_bytes):>10} {human_bytes(s.accessed_bytes):>10} {pct:>8} "
               f"{human_bytes(s.written_bytes) if s.written_bytes is not None else 'n/a':>10}")
+        if s.untracked_bytes:
+            print(f"{'':8}   untracked by the idle bitmap (not on an LRU list): {human_bytes(s.untracked_bytes)}")
         if args.regions:
             for r in sorted(s.regions, key=lambda r: -r.accessed_bytes)[:args.regions]:
                 if r.accessed_bytes:
@@ -64,6 +75,6 @@ def run(args) -> int:
     if args.json:
         from ..common import emit_json
 
-        emit_json({"pid": args.pid, "method": wss.METHOD, "error": wss.ERROR, "notes": notes,
+        emit_json({"pid": args.pid, "method": text, "method_name": method, "error": error, "notes": notes,
                    "soft_dirty_supported": not any("SOFT_DIRTY" in n for n in notes), "samples": samples})
     return 0
