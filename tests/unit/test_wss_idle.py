@@ -122,8 +122,11 @@ def test_thp_tails_resolve_to_their_head(tree):
     root, *_ = tree
     fd = kp.open_files(root, ("kpageflags",))["kpageflags"]
     try:
-        p = np.array([100, THP, THP + 1, THP + 300, THP + 511], dtype=np.uint64)
-        assert kp.head_pfns(p, fd).tolist() == [100, THP, THP, THP, THP]
+        # a THP mapped whole (consecutive PFNs from its head), and tails seen alone (mapped from the middle)
+        whole = np.concatenate(([100], THP + np.arange(512), [101])).astype(np.uint64)
+        assert kp.head_pfns(whole, fd).tolist() == [100] + [THP] * 512 + [101]
+        p = np.array([100, THP + 300, THP, THP + 1, THP + 511, THP + 2], dtype=np.uint64)
+        assert kp.head_pfns(p, fd).tolist() == [100, THP, THP, THP, THP, THP]
     finally:
         os.close(fd)
 

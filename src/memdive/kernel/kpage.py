@@ -376,27 +376,52 @@ def read_idle(fd: int, words: np.ndarray, gap: int = 8) -> np.ndarray:
     return out
 
 
+def _unique_inverse(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique values and each element's index among them (np.unique is slow on millions)."""
+    s = np.sort(p)
+    keep = np.empty(len(s), dtype=bool)
+    keep[:1] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    u = s[keep]
+    return u, np.searchsorted(u, p)
+
+
 def head_pfns(pfns: np.ndarray, fd_kpageflags: int, max_order: int = 18) -> np.ndarray:
-    """The PFN of each page's compound head (the page itself unless kpageflags marks it a tail):
-    folios are naturally aligned, so the head of a tail is the first of pfn & ~(2**k - 1), k = 1, 2 ...,
-    whose kpageflags has COMPOUND_HEAD. Only the idle flag of a head is meaningful."""
+    """The PFN of each page's compound head (the page itself unless kpageflags marks it a tail); only
+    the idle flag of a head is meaningful. `pfns` in virtual order: a tail continuing a run of
+    consecutive PFNs that holds its head takes that head (a THP mapped whole: one pass). Other tails
+    (a folio mapped from its middle): folios are naturally aligned, so the head is the first of
+    pfn & ~(2**k - 1), k = 1, 2 ..., whose kpageflags has COMPOUND_HEAD."""
     p = np.asarray(pfns, dtype=np.uint64)
     out = p.copy()
-    if len(p) == 0:
+    n = len(p)
+    if n == 0:
         return out
-    u, inv = np.unique(p, return_inverse=True)
-    flags = lookup_sorted(u, {"kpageflags": fd_kpageflags}, threads=1)["kpageflags"]
+    u, inv = _unique_inverse(p)
+    flags = lookup_sorted(u, {"kpageflags": fd_kpageflags}, threads=1)["kpageflags"][inv]
     tail = ((flags >> np.uint64(KPF_COMPOUND_TAIL)) & np.uint64(1)).astype(bool)
-    todo = np.flatnonzero(tail)                 # indexes into u
-    head_u = u.copy()
+    if not tail.any():
+        return out
+    head = ((flags >> np.uint64(KPF_COMPOUND_HEAD)) & np.uint64(1)).astype(bool)
+    seg = np.cumsum(np.concatenate(([True], p[1:] != p[:-1] + np.uint64(1))))     # runs of consecutive PFNs
+    last = np.maximum.accumulate(np.where(head, np.arange(n), -1))               # latest head at or before
+    ok = tail & (last >= 0)
+    ok[ok] = seg[last[ok]] == seg[ok]
+    out[ok] = p[last[ok]]
+    todo_pages = np.flatnonzero(tail & ~ok)
+    if len(todo_pages) == 0:
+        return out
+    t, tinv = _unique_inverse(p[todo_pages])
+    head_t = t.copy()
+    todo = np.arange(len(t))
     for k in range(1, max_order + 1):
         if len(todo) == 0:
             break
-        cand = u[todo] & ~np.uint64((1 << k) - 1)
-        cu, cinv = np.unique(cand, return_inverse=True)
-        cf = lookup_sorted(cu, {"kpageflags": fd_kpageflags}, threads=1)["kpageflags"][cinv.reshape(-1)]
+        cand = t[todo] & ~np.uint64((1 << k) - 1)
+        cu, cinv = _unique_inverse(cand)
+        cf = lookup_sorted(cu, {"kpageflags": fd_kpageflags}, threads=1)["kpageflags"][cinv]
         is_head = ((cf >> np.uint64(KPF_COMPOUND_HEAD)) & np.uint64(1)).astype(bool)
-        head_u[todo[is_head]] = cand[is_head]
+        head_t[todo[is_head]] = cand[is_head]
         todo = todo[~is_head]
-    out[:] = head_u[inv.reshape(-1)]
+    out[todo_pages] = head_t[tinv]
     return out
