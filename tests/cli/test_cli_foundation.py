@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from memdive.cli import main
 from memdive.cli.registry import COMMANDS
 
@@ -23,9 +25,10 @@ def test_no_arguments_runs_the_overview(memdive_cli):
     assert "Memory" in out.stdout and "available" in out.stdout and "Top processes by PSS" in out.stdout
 
 
-def test_unknown_pid_is_one_line_exit_1(memdive_cli):
-    out = memdive_cli("maps", "999999999")
-    assert out.returncode == 1
+@pytest.mark.parametrize("cmd", ["maps", "pages", "thp", "numa", "faults", "wss", "phys"])
+def test_unknown_pid_is_one_line_exit_1(memdive_cli, cmd):
+    out = memdive_cli(cmd, "999999999", *(["0x1000"] if cmd == "phys" else []))   # wss: before asking for --yes
+    assert out.returncode == 1, out.stderr
     assert out.stderr.strip().count("\n") == 0 and "process 999999999 does not exist" in out.stderr
     assert "Traceback" not in out.stderr
 

@@ -42,6 +42,9 @@ def run(args) -> int:
 
     if args.interval <= 0:
         raise InvalidInput("--interval must be > 0")
+    from ...kernel.procfs import read_stat
+
+    read_stat(args.pid)     # an unknown PID is said as such, before asking for --yes
     method = wss.choose_method(args.method)
     why = wss.IDLE_WHY if method == "idle" else wss.RESET_WHY
     require_yes(args, f"wss resets the referenced bits of process {args.pid} ({why})")
