@@ -19,6 +19,7 @@ def main(argv: list[str]) -> int:
     import common
 
     common.print_preflight()
+    common.ensure_bytecode()   # every whole-command timing runs from compiled bytecode, as installed
     for name in names:
         path = HERE / f"bench_{name}.py"
         if not path.exists():
