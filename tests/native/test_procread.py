@@ -150,3 +150,18 @@ def test_without_the_c_core_the_scan_reads_from_python(tmp_path, monkeypatch):
     monkeypatch.setattr(procread, "_load", missing)
     assert procread.start(root.proc, pids, ("smaps_rollup",)) is None
     assert list(procfs.scan_rollups(root, pids)) == want
+
+
+def test_a_failed_c_read_falls_back_to_python(tmp_path):
+    root = _fixture_root(tmp_path, 40)
+    pids = procfs.list_pids(root.proc)
+
+    class OutOfMemory:
+        def __init__(self, pids):
+            self.pids = pids
+
+        def wait(self):
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    assert _plain(procfs.scan_rollups(root, None, prefetched=OutOfMemory(pids))) == \
+        _plain(procfs.scan_rollups(root, pids))

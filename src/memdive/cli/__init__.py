@@ -92,7 +92,8 @@ def _quick_exit(code: int) -> None:
     import atexit
 
     threading = sys.modules.get("threading")
-    if atexit._ncallbacks() or (threading is not None and threading.active_count() > 1):
+    pending = getattr(atexit, "_ncallbacks", lambda: 1)()     # CPython's count of atexit handlers
+    if pending or (threading is not None and threading.active_count() > 1):
         return
     try:
         sys.stdout.flush()

@@ -379,7 +379,14 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                 pids = list_pids(r.proc)
         if prefetched is None and len(pids) > 32:     # fewer: threads cost more than they save
             prefetched = procread.start(r.proc, pids, names)
-    rows = prefetched.wait() if prefetched is not None else _read_rollups(r.proc, pids, with_cmdline)
+    rows = None
+    if prefetched is not None:
+        try:
+            rows = prefetched.wait()
+        except OSError:       # the C reader ran out of memory: read from Python
+            pids = prefetched.pids
+    if rows is None:
+        rows = _read_rollups(r.proc, pids, with_cmdline)
     base = r.proc + "/"
     layouts = _ROLLUP_LAYOUTS
     for pid, uid, files in rows:
