@@ -43,7 +43,7 @@ struct mdc_procread {
     char proc[4096];
     const char *names[8];
     char namebuf[512];
-    int nnames, npids, nthreads, started;
+    int nnames, npids, nthreads, started, waited, wait_rc;
     int32_t *pids;
     int32_t *errs;
     uint32_t *uids;
@@ -193,10 +193,12 @@ mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npid
 /* Joins the threads and gathers every file into one buffer. Returns 0, or ENOMEM. */
 int mdc_procread_wait(mdc_procread *h) {
     if (!h) return EINVAL;
+    if (h->waited) return h->wait_rc; /* a second call: the same answer, nothing read twice */
+    h->waited = 1;
     for (int t = 0; t < h->started; t++) pthread_join(h->th[t], NULL);
     for (int t = h->started; t < h->nthreads; t++) work(&h->w[t]); /* threads that could not start */
     h->started = 0;
-    if (h->data) return 0;
+    h->wait_rc = ENOMEM; /* until the gathering below succeeds */
     int64_t total = 0, base[MDC_MAX_THREADS];
     for (int t = 0; t < h->nthreads; t++) {
         if (h->w[t].out.failed) return ENOMEM;
@@ -214,6 +216,7 @@ int mdc_procread_wait(mdc_procread *h) {
     for (size_t s = 0; s < slots; s++)
         if (!h->errs[s]) h->offs[s] += base[h->owner[s]];
     h->data_len = total;
+    h->wait_rc = 0;
     return 0;
 }
 
