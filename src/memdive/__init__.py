@@ -11,6 +11,8 @@ The public API, re-exported lazily (importing memdive costs nothing until a name
 
 from __future__ import annotations
 
+import sys
+
 __version__ = "0.1.0"
 
 _LAZY: dict[str, tuple[str, str]] = {
@@ -44,17 +46,29 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> object:
-    import importlib   # here, not at the top: `memdive cache` starts in ~25 ms and every ms shows
+def _lazy_getattr(package: str, names: dict, submodules: bool = False):
+    """The module `__getattr__` of a package whose public names are imported on first use (every
+    command imports memdive; nothing it does not use may cost start-up time).
 
-    try:
-        mod, attr = _LAZY[name]
-    except KeyError:
-        # subpackages by name: memdive.pages, memdive.trace, ...
-        try:
-            return importlib.import_module(f"memdive.{name}")
-        except ModuleNotFoundError:
-            raise AttributeError(f"module 'memdive' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(mod), attr)
-    globals()[name] = value
-    return value
+    names: NAME -> "submodule" (NAME is taken from package.submodule) or ("module", "attr").
+    submodules: any other NAME imports package.NAME when that is a submodule."""
+    def __getattr__(name: str) -> object:
+        import importlib   # here, not at the top: `memdive cache` starts in ~25 ms and every ms shows
+
+        where = names.get(name)
+        if where is None:
+            if submodules:
+                try:
+                    return importlib.import_module(f"{package}.{name}")
+                except ModuleNotFoundError:
+                    pass
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        mod, attr = (f"{package}.{where}", name) if isinstance(where, str) else where
+        value = getattr(importlib.import_module(mod), attr)
+        setattr(sys.modules[package], name, value)   # found directly from now on
+        return value
+
+    return __getattr__
+
+
+__getattr__ = _lazy_getattr(__name__, _LAZY, submodules=True)   # subpackages by name: memdive.pages, ...

@@ -8,8 +8,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .. import _lazy_getattr
 
 _LAZY = {
     "buffer": "buffer", "Buffer": "buffer", "BufferInUse": "buffer",
@@ -23,10 +22,4 @@ __all__ = ["Arena", "Buffer", "BufferInUse", "Pool", "PoolError", "allocators", 
            "compare_allocators", "measure_range"]
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'memdive.alloc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"memdive.alloc.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY)

@@ -12,8 +12,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .. import _lazy_getattr
 
 _LAZY = {"oom": ("memdive.kernel.ctl", "read_oom"), "set_oom": ("memdive.kernel.ctl", "set_oom_score_adj"),
          "limits": ("memdive.kernel.ctl", "read_limits"), "lock_need": ("memdive.kernel.ctl", "lock_need"),
@@ -25,9 +24,4 @@ _LAZY = {"oom": ("memdive.kernel.ctl", "read_oom"), "set_oom": ("memdive.kernel.
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:   # imported on first use
-    try:
-        mod, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'memdive.ctl' has no attribute {name!r}") from None
-    return getattr(importlib.import_module(mod), attr)
+__getattr__ = _lazy_getattr(__name__, _LAZY)   # imported on first use

@@ -12,8 +12,7 @@ Names are imported lazily (the hugetlb half loads ctypes; `memdive thp` does not
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .. import _lazy_getattr
 
 _NAMES = {
     "thp_system": "thp", "thp_process": "thp", "collapse": "thp",
@@ -24,9 +23,4 @@ _NAMES = {
 __all__ = ["check", "collapse", "hugetlb_system", "release", "reserve", "set_pool", "thp_process", "thp_system"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _NAMES:
-        raise AttributeError(f"module 'memdive.hugepages' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"memdive.hugepages.{_NAMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _NAMES)

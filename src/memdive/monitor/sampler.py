@@ -384,23 +384,18 @@ class Sampler:
         return t
 
     def _extras(self) -> tuple[tuple, tuple, list[str]]:
+        from ..kernel.buddy import read_buddyinfo
+        from ..kernel.numa import read_nodes
+
         notes: list[str] = []
         buddy: tuple = ()
         numa: tuple = ()
         try:
-            from ..kernel.buddy import read_buddyinfo
-
             buddy = tuple(read_buddyinfo(self.root))
-        except ImportError:
-            notes.append("buddyinfo: memdive.kernel.buddy is not available in this build")
         except MemdiveError as e:
             notes.append(f"buddyinfo: {e.one_line()}")
         try:
-            from ..kernel.numa import read_nodes  # type: ignore[import-not-found]
-
             numa = tuple(read_nodes(self.root))
-        except ImportError:
-            notes.append("numa: memdive.kernel.numa.read_nodes is not available in this build")
         except MemdiveError as e:
             notes.append(f"numa: {e.one_line()}")
         return buddy, numa, notes

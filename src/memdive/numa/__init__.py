@@ -8,17 +8,11 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .. import _lazy_getattr
 
 _LAZY = {"nodes": "topology", "distance_matrix": "topology", "node_rates": "topology", "parse_nodes_arg": "topology",
          "placement": "process", "migrate": "migration", "exec_with_policy": "run", "prepare_policy": "run"}
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:   # imported on first use: `memdive numa` starts fast
-    try:
-        mod = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'memdive.numa' has no attribute {name!r}") from None
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+__getattr__ = _lazy_getattr(__name__, _LAZY)   # imported on first use: `memdive numa` starts fast

@@ -12,16 +12,10 @@ Submodules are imported on first use (numpy only where page arrays are handled).
 
 from __future__ import annotations
 
+from .. import _lazy_getattr
+
 # function -> submodule; no submodule shares a function's name (an imported submodule would shadow it)
 _LAZY = {"walk": "walker", "entries": "walker", "phys": "translate", "residency": "incore", "files": "cache"}
 
 
-def __getattr__(name: str):
-    import importlib   # here, not at the top: `memdive cache` starts in ~25 ms and every ms shows
-
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    try:        # submodules by name: memdive.pages.wss, .faults, .cache ...
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+__getattr__ = _lazy_getattr(__name__, _LAZY, submodules=True)   # and .wss, .faults, .cache ...

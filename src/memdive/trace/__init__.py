@@ -11,8 +11,7 @@ Names are imported on first use: `memdive trace -- CMD` starts CMD without impor
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .. import _lazy_getattr
 
 _LAZY = {
     "Trace": "reader", "load": "reader",
@@ -22,10 +21,4 @@ _LAZY = {
 __all__ = ["Analysis", "NotTraceable", "RunResult", "Trace", "analyze", "load", "report", "request_heap_state", "run"]
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'memdive.trace' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"memdive.trace.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY)
