@@ -53,7 +53,7 @@ def _lazy_getattr(package: str, names: dict, submodules: bool = False):
     names: NAME -> "submodule" (NAME is taken from package.submodule) or ("module", "attr").
     submodules: any other NAME imports package.NAME when that is a submodule."""
     def __getattr__(name: str) -> object:
-        import importlib   # here, not at the top: `memdive cache` starts in ~25 ms and every ms shows
+        import importlib  # here, not at the top: `memdive cache` starts in ~25 ms and every ms shows
 
         where = names.get(name)
         if where is None:

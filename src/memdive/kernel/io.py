@@ -18,10 +18,11 @@ ROOT_DENIED_HINT = ("denied even to root: a process in another user namespace or
                     "or a capability this container does not grant")
 
 
-def translate(exc: OSError, path: str, pid: int | None = None, what: str | None = None,
+def translate(exc: OSError | int, path: str, pid: int | None = None, what: str | None = None,
               op: str = "reading") -> MemdiveError:
-    """Map an OSError on `path` to a memdive exception (the one place that does so)."""
-    e = exc.errno
+    """Map an OSError (or a bare errno, from ctypes or the C core) on `path` to a memdive exception
+    (the one place that does so)."""
+    e = exc if isinstance(exc, int) else exc.errno
     if pid is not None and e in (errno.ENOENT, errno.ESRCH):
         return NoSuchProcess(f"process {pid} does not exist (or exited while being read)", pid=pid, path=path)
     if e in (errno.EACCES, errno.EPERM):

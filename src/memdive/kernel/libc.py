@@ -54,7 +54,7 @@ def check(ret: int, what: str, path: str = "", pid: int | None = None, hint: str
     """Raise the memdive exception for a failed libc call (ret == -1 / negative), else return ret."""
     if ret is None or ret < 0:
         e = ctypes.get_errno()
-        raise translate(OSError(e, os.strerror(e)), path or what, pid, hint) from None
+        raise translate(e, path or what, pid, hint) from None
     return ret
 
 

@@ -64,7 +64,7 @@ def cachestat(fd: int, off: int = 0, length: int = 0, path: str = "") -> dict[st
         if e in (errno.EOPNOTSUPP, errno.ESPIPE, errno.EBADF):
             raise KernelFeatureMissing(f"cachestat: {os.strerror(e)} for {path}", path=path,
                                        hint="not a page-cache file (hugetlbfs, pipe, socket)")
-        raise translate(OSError(e, os.strerror(e)), path or "cachestat")
+        raise translate(e, path or "cachestat")
     return {f: int(getattr(cs, f)) for f in ("nr_cache", "nr_dirty", "nr_writeback", "nr_evicted",
                                               "nr_recently_evicted")}
 

@@ -395,7 +395,7 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
         try:
             if type(data) is int:                 # an errno
                 if data not in (errno.ENOENT, errno.ESRCH):
-                    raise translate(OSError(data, os.strerror(data)), prefix + "/smaps_rollup", pid)
+                    raise translate(data, prefix + "/smaps_rollup", pid)
                 ru = _rollup_from_smaps(pid, r)   # old kernel, kernel thread (ESRCH), exiting
                 if ru is None:
                     continue
@@ -420,7 +420,7 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                 raw = files[1]
                 if type(raw) is int:
                     if raw in (errno.ENOENT, errno.ESRCH):
-                        raise translate(OSError(raw, os.strerror(raw)), prefix + "/cmdline", pid)
+                        raise translate(raw, prefix + "/cmdline", pid)
                     cmd = []
                 else:
                     cmd = parse_cmdline(raw)
@@ -460,7 +460,7 @@ def _read_cmdline_raw(path: str) -> bytes | int:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             raw = os.read(fd, 65536)
-            if len(raw) == 65536:
+            if len(raw) == 65536:                    # a long command line: read the rest
                 raw += _read_rest(fd)
         finally:
             os.close(fd)
@@ -483,16 +483,9 @@ def read_stat(pid: int, root: KernelRoot | None = None) -> Stat:
 
 def read_cmdline(pid: int, root: KernelRoot | None = None) -> list[str]:
     path = resolve(root).pid_path(pid, "cmdline")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(fd, 65536)
-            if len(data) == 65536:                   # a long command line: read the rest
-                data += _read_rest(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise translate(exc, path, pid) from None
+    data = _read_cmdline_raw(path)
+    if type(data) is int:
+        raise translate(data, path, pid)
     return parse_cmdline(data)
 
 

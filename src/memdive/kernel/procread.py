@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+from ..errors import MemdiveError
+
 _lib = None
 _PTR = ctypes.c_void_p
 
@@ -38,10 +40,10 @@ def _load():
 class ProcRead:
     """Reads running in the background; `wait()` once for the results."""
 
-    __slots__ = ("proc", "pids", "names", "_h", "_result")
+    __slots__ = ("_h", "_result", "names", "pids")
 
-    def __init__(self, proc: str, pids: list[int], names: tuple[str, ...], handle: int) -> None:
-        self.proc, self.pids, self.names, self._h = proc, pids, names, handle
+    def __init__(self, pids: list[int], names: tuple[str, ...], handle: int) -> None:
+        self.pids, self.names, self._h = pids, names, handle
         self._result: list[tuple[int, int, list]] | None = None
 
     def wait(self) -> list[tuple[int, int, list]]:
@@ -84,7 +86,7 @@ def start(proc: str, pids: list[int], names: tuple[str, ...], threads: int | Non
     """Begin reading proc/PID/NAME for every pid and name. None if the C core cannot be used."""
     try:
         lib = _load()
-    except Exception:  # not built, or an ABI mismatch: the caller reads from Python
+    except (MemdiveError, OSError, AttributeError):  # not built, or older: the caller reads from Python
         return None
     if threads is None:
         threads = min(4, len(os.sched_getaffinity(0)))
@@ -93,7 +95,7 @@ def start(proc: str, pids: list[int], names: tuple[str, ...], threads: int | Non
     h = lib.mdc_procread_start(os.fsencode(proc), arr, len(pids), packed, len(names), threads)
     if not h:
         return None
-    return ProcRead(proc, pids, names, h)
+    return ProcRead(pids, names, h)
 
 
 _pending: tuple[str, tuple[str, ...], float, ProcRead] | None = None
@@ -112,7 +114,7 @@ def prefetch(names: tuple[str, ...], root=None) -> None:
     proc = resolve(root).proc
     try:
         pids = list_pids(proc)
-    except Exception:  # the scan itself will report it
+    except MemdiveError:  # the scan itself will report it
         return
     h = start(proc, pids, names)
     if h is not None:
