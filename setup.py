@@ -1,13 +1,18 @@
-"""Build the small C core of memdive into plain shared libraries inside the package.
+"""Build the small C core of memdive inside the package, at `pip install` time.
 
-The libraries are loaded with ctypes (and the allocation shim with LD_PRELOAD), so they are
-not Python extension modules: build_ext is only used as the hook that compiles them at
-`pip install` time. Nothing is compiled at run time.
+Most of it is plain shared libraries loaded with ctypes (and the allocation shim with LD_PRELOAD):
+they need only gcc and libc headers, and build_ext is merely the hook that compiles them.
+One piece is a real extension module, `memdive.native._procread`, the parallel /proc reader of
+`memdive ps`: its whole budget is a few milliseconds, and `import ctypes` alone would take two.
+It needs the Python headers (Debian: python3-dev); where they are missing it is skipped with a
+warning, and `ps` reads /proc from Python instead (slower, same answers). Nothing is compiled at
+run time.
 
 To add a library, add one entry to NATIVE_LIBS: name -> (sources, extra compile args, libraries).
 """
 
 import os
+import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -16,7 +21,7 @@ NATIVE = "src/memdive/native"
 
 NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
     # name: (sources relative to src/memdive/native, extra cflags, libraries)
-    "core": (["core/core.c", "core/procread.c"], ["-O2"], ["pthread"]),  # ABI stamp, parallel /proc reader
+    "core": (["core/core.c"], ["-O2"], []),  # ABI stamp
     "shim": (["shim/shim.c"], ["-O2", "-fno-omit-frame-pointer", "-ftls-model=initial-exec"], ["pthread", "dl", "gcc_s"]),
     "pool": (["pool/pool.c", "pool/exitprobe.c"], ["-O2"], ["pthread"]),  # lock-free pool, exit probe
     "pages": (["pages/scancount.c"], ["-O2"], []),  # per-mapping counts of PAGEMAP_SCAN runs (pages walk)
@@ -25,18 +30,39 @@ NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
               ["-O3", "-march=native", "-fopenmp-simd"], ["pthread", "m"]),
 }
 
+# Python extension modules: name -> (sources, extra cflags, libraries); optional (see above).
+PY_EXTENSIONS: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "_procread": (["core/procreadmodule.c", "core/procread.c"], ["-O2"], ["pthread"]),  # ps's parallel reads
+}
+
 COMMON_CFLAGS = ["-std=gnu11", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=default"]
 
 
+def _is_py_ext(fullname: str) -> bool:
+    return fullname.rpartition(".")[2] in PY_EXTENSIONS
+
+
 class BuildNative(build_ext):
-    """Compile each entry of NATIVE_LIBS to memdive/native/libmemdive_<name>.so."""
+    """Compile each entry of NATIVE_LIBS to memdive/native/libmemdive_<name>.so, and each of
+    PY_EXTENSIONS to an extension module memdive/native/<name> (when the Python headers exist)."""
 
     def get_ext_filename(self, fullname: str) -> str:
+        if _is_py_ext(fullname):
+            return super().get_ext_filename(fullname)
         pkg, _, leaf = fullname.rpartition(".")
         return os.path.join(*pkg.split("."), leaf + ".so")
 
-    def get_export_symbols(self, ext):  # plain C libraries, no PyInit_ symbol
-        return []
+    def get_export_symbols(self, ext):  # plain C libraries have no PyInit_ symbol
+        return super().get_export_symbols(ext) if _is_py_ext(ext.name) else []
+
+    def build_extension(self, ext) -> None:
+        if _is_py_ext(ext.name):
+            inc = sysconfig.get_paths().get("include") or ""
+            if not os.path.exists(os.path.join(inc, "Python.h")):
+                print(f"memdive: warning: no Python.h in {inc or 'this Python'}: {ext.name} not built; "
+                      "`memdive ps` will read /proc from Python (apt-get install python3-dev to build it)")
+                return
+        super().build_extension(ext)
 
     def run(self) -> None:
         try:
@@ -50,7 +76,7 @@ class BuildNative(build_ext):
 
 def _ext(name: str, sources: list[str], cflags: list[str], libs: list[str]) -> Extension:
     return Extension(
-        "memdive.native.libmemdive_" + name,
+        "memdive.native." + (name if name in PY_EXTENSIONS else "libmemdive_" + name),
         sources=[os.path.join(NATIVE, s) for s in sources],
         include_dirs=[NATIVE],
         extra_compile_args=COMMON_CFLAGS + cflags,
@@ -60,6 +86,6 @@ def _ext(name: str, sources: list[str], cflags: list[str], libs: list[str]) -> E
 
 
 setup(
-    ext_modules=[_ext(n, *spec) for n, spec in NATIVE_LIBS.items()],
+    ext_modules=[_ext(n, *spec) for n, spec in {**NATIVE_LIBS, **PY_EXTENSIONS}.items()],
     cmdclass={"build_ext": BuildNative},
 )

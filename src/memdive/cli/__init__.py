@@ -79,7 +79,7 @@ def console_main() -> None:
         # interpreter imports the parser and the command: `ps` costs little more than its reads.
         from ..kernel.procread import prefetch
 
-        prefetch(("smaps_rollup", "cmdline"))
+        prefetch(("smaps_rollup", "cmdline"), kb_file=0)
     code = main(argv)
     if name in QUICK_EXIT:
         _quick_exit(code)

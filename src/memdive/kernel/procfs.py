@@ -366,7 +366,8 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
     Kernel threads are skipped. Reads smaps_rollup once per process (smaps where it is missing or
     fails), takes the owner from an fstat of the open file, and the cmdline in one read. The files
     are read by the C core on every CPU (kernel.procread), or by a Python loop where it is missing;
-    `prefetched`: a procread.ProcRead of ("smaps_rollup", "cmdline") already started by the caller.
+    `prefetched`: a procread reader of ("smaps_rollup", "cmdline") already started by the caller (with
+    kb_file=0, or rows of raw bytes: both are accepted).
     """
     r = resolve(root)
     if prefetched is None:
@@ -374,17 +375,19 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
 
         names = ("smaps_rollup", "cmdline") if with_cmdline else ("smaps_rollup",)
         if pids is None:
-            prefetched = procread.take(r.proc, names)
+            prefetched = procread.take(r.proc, names, kb_file=0)
             if prefetched is None:
                 pids = list_pids(r.proc)
         if prefetched is None and len(pids) > 32:     # fewer: threads cost more than they save
-            prefetched = procread.start(r.proc, pids, names)
+            prefetched = procread.start(r.proc, pids, names, kb_file=0)
     rows = None
     if prefetched is not None:
         try:
             rows = prefetched.wait()
-        except OSError:       # the C reader ran out of memory: read from Python
+        except OSError:       # the C reader ran out of memory, or could not list proc: read from Python
             pids = prefetched.pids
+            if pids is None:
+                pids = list_pids(r.proc)
     if rows is None:
         rows = _read_rollups(r.proc, pids, with_cmdline)
     base = r.proc + "/"
@@ -393,10 +396,17 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
         prefix = base + str(pid)
         data = files[0]
         try:
-            if type(data) is int:                 # an errno
-                if data not in (errno.ENOENT, errno.ESRCH):
+            t = type(data)
+            if t is tuple:                        # parsed by the C reader: (keys, values + [None])
+                getter = layouts.get(data[0]) or _rollup_layout(data[0], prefix + "/smaps_rollup")
+                ru = Rollup(pid, "smaps_rollup", *getter(data[1]))
+            elif t is int:                        # an errno
+                if data == errno.ESRCH:           # no address space: a kernel thread, or a zombie
+                    check_zombie(r.proc, pid, b"", "smaps_rollup")
+                    continue
+                if data != errno.ENOENT:
                     raise translate(data, prefix + "/smaps_rollup", pid)
-                ru = _rollup_from_smaps(pid, r)   # old kernel, kernel thread (ESRCH), exiting
+                ru = _rollup_from_smaps(pid, r)   # a kernel without smaps_rollup, or gone (NoSuchProcess)
                 if ru is None:
                     continue
                 uid = pid_uid(pid, r)

@@ -2,17 +2,18 @@
 
 `load("bench")` returns a ctypes.CDLL for libmemdive_bench.so; `path("shim")` the file (for LD_PRELOAD).
 Nothing is compiled at run time: a missing library means the package was not built.
+The one extension module here, `_procread` (the parallel /proc reader of `ps`), is imported as a
+module; this package imports ctypes only when a library is loaded, so importing it costs nothing.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 from ..errors import MemdiveError
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_cache: dict[str, ctypes.CDLL] = {}
+_cache: dict = {}   # name -> ctypes.CDLL
 
 ABI = 1  # memdive_native.h MEMDIVE_NATIVE_ABI
 
@@ -25,9 +26,12 @@ def path(name: str) -> str:
     return p
 
 
-def load(name: str) -> ctypes.CDLL:
+def load(name: str):
+    """The library libmemdive_NAME.so as a ctypes.CDLL (loaded once)."""
     lib = _cache.get(name)
     if lib is None:
+        import ctypes
+
         lib = ctypes.CDLL(path(name), use_errno=True)
         _cache[name] = lib
     return lib

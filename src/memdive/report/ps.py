@@ -8,18 +8,17 @@ from .text import escape, human_bytes
 
 def ps_json(res: PsResult, procs: list[ProcessMemory], groups: list[GroupMemory] | None,
             tot: GroupMemory) -> dict:
-    from .jsonout import to_jsonable
-
+    fields = GroupMemory._fields      # all-scalar records: a dict each, no generic conversion
     out = {
-        "processes": [dict(zip(ProcessMemory._fields, p)) for p in procs],   # all-scalar records
-        "totals": to_jsonable(tot),
+        "processes": [dict(zip(ProcessMemory._fields, p)) for p in procs],
+        "totals": dict(zip(fields, tot)),
         "denied": res.denied,
         "vanished": res.vanished,
         "hint": res.hint,
         "errors": res.errors,
     }
     if groups is not None:
-        out["groups"] = to_jsonable(groups)
+        out["groups"] = [dict(zip(fields, g)) for g in groups]
     return out
 
 

@@ -37,6 +37,17 @@ def run(args) -> int:
                 uid = pwd.getpwnam(args.user).pw_uid
             except KeyError:
                 raise InvalidInput(f"no such user: {args.user!r}") from None
+    # The renderer is imported before the scan, while the C core's threads still read /proc.
+    if args.json:
+        import json  # noqa: F401  (emit_json's)
+
+        from ...report.ps import ps_json
+        from ..common import emit_json
+    else:
+        from ...report.ps import ps_table
+        from ...report.tables import console
+
+        c = console()
     res = scan(uid=uid, with_cgroup=args.by == "cgroup")
     procs = res.processes
     if args.pattern:
@@ -53,15 +64,8 @@ def run(args) -> int:
         if groups is not None:
             groups = groups[: args.top]
     if args.json:
-        from ...report.ps import ps_json
-        from ..common import emit_json
-
         emit_json(ps_json(res, procs, groups, tot), plain=True)
     else:
-        from ...report.ps import ps_table
-        from ...report.tables import console
-
-        c = console()
         c.print(ps_table(procs, groups, args.by, tot))
         if res.hint:
             sys.stderr.write(f"memdive: note: {res.hint}\n")

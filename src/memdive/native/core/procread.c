@@ -9,10 +9,15 @@
  * buffer. For process i and file j (slot i * nnames + j): errs[slot] is 0 or the errno of the open
  * or read, data + offs[slot] holds lens[slot] bytes (the whole file), and uids[i] is the owner of
  * file 0 (fstat of the open file: the process's effective uid, as /proc shows it).
+ *
+ * Without a PID list, the first thread to run lists proc (a millisecond for 400 processes: the
+ * kernel builds a dentry per PID) while the caller goes on. The threads then take processes
+ * CHUNK at a time from a shared counter, so one slow process does not hold up a fixed share.
  */
 #define _GNU_SOURCE
-#include "memdive_native.h"
+#include "procread.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 #define MDC_MAX_THREADS 16
+#define CHUNK 8
 
 typedef struct {
     char *buf;
@@ -31,11 +37,8 @@ typedef struct {
     int failed; /* out of memory */
 } growbuf;
 
-typedef struct mdc_procread mdc_procread;
-
 typedef struct {
     mdc_procread *h;
-    int first, step; /* processes first, first + step, ... */
     growbuf out;
 } worker;
 
@@ -44,6 +47,11 @@ struct mdc_procread {
     const char *names[8];
     char namebuf[512];
     int nnames, npids, nthreads, started, waited, wait_rc;
+    /* the PID list: given, or made by the first thread (listing: 1 while one lists, 2 when done) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int listing, list_err;
+    int next; /* the next process to take (atomic) */
     int32_t *pids;
     int32_t *errs;
     uint32_t *uids;
@@ -109,43 +117,125 @@ static int read_file(growbuf *g, const char *path, uint32_t *uid, int64_t *off, 
     return 0;
 }
 
+static int alloc_slots(mdc_procread *h) {
+    size_t slots = (size_t)h->npids * (size_t)h->nnames + 1;
+    h->uids = calloc((size_t)h->npids + 1, sizeof *h->uids);
+    h->errs = calloc(slots, sizeof *h->errs);
+    h->offs = calloc(slots, sizeof *h->offs);
+    h->lens = calloc(slots, sizeof *h->lens);
+    h->owner = calloc(slots, 1);
+    return h->uids && h->errs && h->offs && h->lens && h->owner ? 0 : ENOMEM;
+}
+
+/* The PID list is there (or failed) when this returns; the first thread to ask makes it. */
+static void ensure_listed(mdc_procread *h) {
+    pthread_mutex_lock(&h->mu);
+    if (h->listing == 0) {
+        h->listing = 1;
+        pthread_mutex_unlock(&h->mu);
+        int32_t *pids = NULL;
+        int n = mdc_list_pids(h->proc, &pids);
+        int err = n < 0 ? errno : 0;
+        pthread_mutex_lock(&h->mu);
+        if (!err) {
+            h->pids = pids;
+            h->npids = n;
+            err = alloc_slots(h);
+        }
+        h->list_err = err;
+        h->listing = 2;
+        pthread_cond_broadcast(&h->cv);
+    }
+    while (h->listing != 2) pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
 static void *work(void *p) {
     worker *w = p;
     mdc_procread *h = w->h;
     char path[4096 + 64];
-    for (int i = w->first; i < h->npids; i += w->step) {
-        for (int j = 0; j < h->nnames; j++) {
-            int slot = i * h->nnames + j;
-            snprintf(path, sizeof path, "%s/%d/%s", h->proc, (int)h->pids[i], h->names[j]);
-            h->owner[slot] = (uint8_t)(w - h->w);
-            h->errs[slot] = read_file(&w->out, path, j == 0 ? &h->uids[i] : NULL, &h->offs[slot], &h->lens[slot]);
-            if (j == 0 && h->errs[slot]) { /* the process is gone or shut: its other files are not read */
-                for (int k = 1; k < h->nnames; k++) h->errs[i * h->nnames + k] = h->errs[slot];
-                break;
+    ensure_listed(h);
+    if (h->list_err) return NULL;
+    for (;;) {
+        int first = __atomic_fetch_add(&h->next, CHUNK, __ATOMIC_RELAXED);
+        if (first >= h->npids) break;
+        int last = first + CHUNK < h->npids ? first + CHUNK : h->npids;
+        for (int i = first; i < last; i++) {
+            for (int j = 0; j < h->nnames; j++) {
+                int slot = i * h->nnames + j;
+                snprintf(path, sizeof path, "%s/%d/%s", h->proc, (int)h->pids[i], h->names[j]);
+                h->owner[slot] = (uint8_t)(w - h->w);
+                h->errs[slot] = read_file(&w->out, path, j == 0 ? &h->uids[i] : NULL, &h->offs[slot], &h->lens[slot]);
+                if (j == 0 && h->errs[slot]) { /* the process is gone or shut: its other files are not read */
+                    for (int k = 1; k < h->nnames; k++) h->errs[i * h->nnames + k] = h->errs[slot];
+                    break;
+                }
             }
         }
     }
     return NULL;
 }
 
-void mdc_procread_free(mdc_procread *h);
+static int cmp_pid(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int mdc_list_pids(const char *proc, int32_t **out) {
+    DIR *d = opendir(proc);
+    if (!d) return -1;
+    size_t n = 0, cap = 1024;
+    int32_t *p = malloc(cap * sizeof *p);
+    if (!p) {
+        closedir(d);
+        errno = ENOMEM;
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *c = e->d_name;
+        long v = 0;
+        if (*c < '1' || *c > '9') continue; /* PIDs start at 1: no sign, no leading zero */
+        for (; *c >= '0' && *c <= '9' && v < (1L << 31); c++) v = v * 10 + (*c - '0');
+        if (*c || v >= (1L << 31)) continue;
+        if (n == cap) {
+            int32_t *q = realloc(p, 2 * cap * sizeof *p);
+            if (!q) {
+                free(p);
+                closedir(d);
+                errno = ENOMEM;
+                return -1;
+            }
+            p = q;
+            cap *= 2;
+        }
+        p[n++] = (int32_t)v;
+    }
+    closedir(d);
+    qsort(p, n, sizeof *p, cmp_pid);
+    *out = p;
+    return (int)n;
+}
 
 /* names: nnames NUL-terminated names packed one after another (e.g. "smaps_rollup\0cmdline\0").
+ * pids NULL: every PID directory of proc, listed by the first thread (npids ignored).
  * Returns NULL on bad arguments or when no thread could start (errno set). */
 mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npids, const char *names, int nnames,
                                  int nthreads) {
-    if (!proc || strlen(proc) >= 4096 || npids < 0 || (npids && !pids) || !names || nnames < 1 || nnames > 8) {
+    if (!proc || strlen(proc) >= 4096 || (pids && npids < 0) || !names || nnames < 1 || nnames > 8) {
         errno = EINVAL;
         return NULL;
     }
     mdc_procread *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     strcpy(h->proc, proc);
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
     size_t pos = 0;
     for (int j = 0; j < nnames; j++) {
         size_t l = strlen(names + pos);
         if (pos + l + 1 > sizeof h->namebuf) {
-            free(h);
+            mdc_procread_free(h);
             errno = EINVAL;
             return NULL;
         }
@@ -154,28 +244,21 @@ mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npid
         pos += l + 1;
     }
     h->nnames = nnames;
-    h->npids = npids;
-    size_t slots = (size_t)npids * (size_t)nnames + 1;
-    h->pids = malloc(((size_t)npids + 1) * sizeof *h->pids);
-    h->uids = calloc((size_t)npids + 1, sizeof *h->uids);
-    h->errs = calloc(slots, sizeof *h->errs);
-    h->offs = calloc(slots, sizeof *h->offs);
-    h->lens = calloc(slots, sizeof *h->lens);
-    h->owner = calloc(slots, 1);
-    if (!h->pids || !h->uids || !h->errs || !h->offs || !h->lens || !h->owner) {
-        mdc_procread_free(h);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (npids) memcpy(h->pids, pids, (size_t)npids * sizeof *pids);
     if (nthreads < 1) nthreads = 1;
     if (nthreads > MDC_MAX_THREADS) nthreads = MDC_MAX_THREADS;
-    if (nthreads > npids / 16 + 1) nthreads = npids / 16 + 1; /* a thread costs more than 16 reads */
-    for (int t = 0; t < nthreads; t++) {
-        h->w[t].h = h;
-        h->w[t].first = t;
-        h->w[t].step = nthreads;
+    if (pids) {
+        h->npids = npids;
+        h->pids = malloc(((size_t)npids + 1) * sizeof *h->pids);
+        if (!h->pids || alloc_slots(h)) {
+            mdc_procread_free(h);
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (npids) memcpy(h->pids, pids, (size_t)npids * sizeof *pids);
+        h->listing = 2;
+        if (nthreads > npids / 16 + 1) nthreads = npids / 16 + 1; /* a thread costs more than 16 reads */
     }
+    for (int t = 0; t < nthreads; t++) h->w[t].h = h;
     for (int t = 0; t < nthreads; t++) {
         if (pthread_create(&h->th[t], NULL, work, &h->w[t]) != 0) break;
         h->started++;
@@ -185,19 +268,19 @@ mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npid
         errno = EAGAIN;
         return NULL;
     }
-    /* a thread that could not start: its share is read by mdc_procread_wait's caller */
-    h->nthreads = nthreads;
+    h->nthreads = h->started; /* the threads share the work: those that did not start are not missed */
     return h;
 }
 
-/* Joins the threads and gathers every file into one buffer. Returns 0, or ENOMEM. */
+/* Joins the threads and gathers every file into one buffer. Returns 0, ENOMEM, or the errno of
+ * listing proc. */
 int mdc_procread_wait(mdc_procread *h) {
     if (!h) return EINVAL;
     if (h->waited) return h->wait_rc; /* a second call: the same answer, nothing read twice */
     h->waited = 1;
     for (int t = 0; t < h->started; t++) pthread_join(h->th[t], NULL);
-    for (int t = h->started; t < h->nthreads; t++) work(&h->w[t]); /* threads that could not start */
     h->started = 0;
+    if (h->list_err) return h->wait_rc = h->list_err;
     h->wait_rc = ENOMEM; /* until the gathering below succeeds */
     int64_t total = 0, base[MDC_MAX_THREADS];
     for (int t = 0; t < h->nthreads; t++) {
@@ -220,6 +303,12 @@ int mdc_procread_wait(mdc_procread *h) {
     return 0;
 }
 
+/* The PIDs read (after mdc_procread_wait). */
+const int32_t *mdc_procread_pids(const mdc_procread *h, int *npids) {
+    *npids = h->npids;
+    return h->pids;
+}
+
 const char *mdc_procread_data(const mdc_procread *h, int64_t *len) {
     *len = h->data_len;
     return h->data;
@@ -240,5 +329,7 @@ void mdc_procread_free(mdc_procread *h) {
     free(h->lens);
     free(h->owner);
     free(h->data);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
     free(h);
 }
