@@ -235,3 +235,49 @@ def test_a_failed_c_read_falls_back_to_python(tmp_path):
 
     assert _plain(procfs.scan_rollups(root, None, prefetched=OutOfMemory(pids))) == \
         _plain(procfs.scan_rollups(root, pids))
+
+
+@pytest.fixture
+def zombie():
+    z = subprocess.Popen(["true"])             # exits at once; not reaped until wait(): a zombie
+    deadline = time.monotonic() + 10
+    while _read(f"/proc/{z.pid}/stat").split(b") ")[1][:1] != b"Z":
+        assert time.monotonic() < deadline, "child never became a zombie"
+        time.sleep(0.01)
+    yield z.pid
+    z.wait()
+
+
+def test_on_esrch_reads_stat_only_where_there_is_no_address_space(zombie):
+    me = os.getpid()
+    rows = procread.start("/proc", [zombie, me], procread.ROLLUP_NAMES, threads=2, **procread.ROLLUP_READ).wait()
+    (zp, _, zfiles), (mp, _, mfiles) = rows
+    assert zfiles[:2] == [errno.ESRCH, errno.ESRCH]
+    assert zfiles[2].startswith(f"{zombie} (true) Z ".encode())      # its stat: a zombie
+    assert type(mfiles[0]) is tuple and mfiles[2] is None             # an address space: no stat read
+
+
+def test_on_esrch_tells_kernel_threads_apart():
+    kthreads = [p for p in procfs.list_pids("/proc")
+                if (st := _read(f"/proc/{p}/stat")) and type(st) is bytes and b") " in st
+                and st.rsplit(b") ", 1)[1].split()[1] == b"2"]        # children of kthreadd
+    if not kthreads:
+        pytest.skip("no kernel thread visible in this PID namespace")
+    rows = procread.start("/proc", kthreads[:5], procread.ROLLUP_NAMES, **procread.ROLLUP_READ).wait()
+    for pid, _, files in rows:
+        if files[0] == errno.ENOENT:             # exited meanwhile
+            continue
+        assert files[0] == errno.ESRCH and type(files[2]) is bytes and b") Z " not in files[2], pid
+
+
+def test_scan_through_the_c_reader_counts_a_zombie_as_gone(zombie):
+    """scan_rollups with the C reader (more than 32 PIDs go through it): the zombie is reported as
+    gone (ZombieProcess), never with zeros, and the live processes are all read."""
+    me = os.getpid()
+    pids = [zombie] + [me] * 40
+    r = procread.start("/proc", pids, procread.ROLLUP_NAMES, **procread.ROLLUP_READ)
+    rows = list(procfs.scan_rollups(None, pids, prefetched=r))
+    from memdive.errors import ZombieProcess
+
+    assert isinstance(rows[0][1], ZombieProcess) and rows[0][2] is None
+    assert all(ru is not None and ru.rss_bytes > 0 for _, _, ru, _ in rows[1:])

@@ -77,9 +77,9 @@ def console_main() -> None:
     if name in ("ps", "sys") and not any(a in ("-h", "--help") for a in argv):
         # Every process's rollup and command line are read by the C core's threads while the
         # interpreter imports the parser and the command: `ps` costs little more than its reads.
-        from ..kernel.procread import prefetch
+        from ..kernel.procread import ROLLUP_NAMES, ROLLUP_READ, prefetch
 
-        prefetch(("smaps_rollup", "cmdline"), kb_file=0)
+        prefetch(ROLLUP_NAMES, **ROLLUP_READ)
     code = main(argv)
     if name in QUICK_EXIT:
         _quick_exit(code)

@@ -79,9 +79,13 @@ def check_zombie(root_proc: str, pid: int, data: bytes, name: str) -> None:
     """A memory file (smaps, numa_maps) read as empty: a zombie raises ZombieProcess, a kernel thread passes."""
     if data:
         return
-    stat = read_bytes(f"{root_proc}/{pid}/stat", pid=pid)   # NoSuchProcess if it is gone
-    state = stat[stat.rfind(b")") + 2: stat.rfind(b")") + 3]
-    if state in (b"Z", b"X"):
+    check_zombie_stat(read_bytes(f"{root_proc}/{pid}/stat", pid=pid), pid, name)  # NoSuchProcess if gone
+
+
+def check_zombie_stat(stat: bytes, pid: int, name: str) -> None:
+    """ZombieProcess if /proc/PID/stat (its bytes) shows a zombie (or a dead task)."""
+    rp = stat.rfind(b")")
+    if stat[rp + 2: rp + 3] in (b"Z", b"X"):
         raise ZombieProcess(f"process {pid} is a zombie: its {name} is empty", pid=pid)
 
 

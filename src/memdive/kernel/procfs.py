@@ -11,7 +11,7 @@ from operator import itemgetter
 
 from ..errors import AccessDenied, NoSuchProcess, ParseError
 from ..models.process import SMAPS_KB_FIELDS, Mapping, Rollup, Stat, Status
-from .io import check_zombie, list_pids, read_bytes, translate
+from .io import check_zombie, check_zombie_stat, list_pids, read_bytes, translate
 from .root import KernelRoot, resolve
 
 _KB = 1024
@@ -373,13 +373,13 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
     if prefetched is None:
         from . import procread
 
-        names = ("smaps_rollup", "cmdline") if with_cmdline else ("smaps_rollup",)
+        names = procread.ROLLUP_NAMES if with_cmdline else procread.ROLLUP_NAMES[:1]
         if pids is None:
-            prefetched = procread.take(r.proc, names, kb_file=0)
+            prefetched = procread.take(r.proc, names, **procread.ROLLUP_READ)
             if prefetched is None:
                 pids = list_pids(r.proc)
         if prefetched is None and len(pids) > 32:     # fewer: threads cost more than they save
-            prefetched = procread.start(r.proc, pids, names, kb_file=0)
+            prefetched = procread.start(r.proc, pids, names, **procread.ROLLUP_READ)
     rows = None
     if prefetched is not None:
         try:
@@ -402,7 +402,13 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                 ru = Rollup(pid, "smaps_rollup", *getter(data[1]))
             elif t is int:                        # an errno
                 if data == errno.ESRCH:           # no address space: a kernel thread, or a zombie
-                    check_zombie(r.proc, pid, b"", "smaps_rollup")
+                    stat = files[-1]              # read then by the C reader (procread.ROLLUP_READ)
+                    if type(stat) is bytes:
+                        check_zombie_stat(stat, pid, "smaps_rollup")
+                    elif stat is None:            # not read (rows from elsewhere): read it now
+                        check_zombie(r.proc, pid, b"", "smaps_rollup")
+                    elif stat in (errno.ENOENT, errno.ESRCH):
+                        raise NoSuchProcess(f"process {pid} is gone", pid=pid)
                     continue
                 if data != errno.ENOENT:
                     raise translate(data, prefix + "/smaps_rollup", pid)
@@ -442,7 +448,8 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
 
 
 def _read_rollups(proc: str, pids: list[int], with_cmdline: bool):
-    """scan_rollups' reads from Python: (pid, uid, [rollup bytes | errno, cmdline bytes | errno])."""
+    """scan_rollups' reads from Python: (pid, uid, [rollup bytes | errno, cmdline bytes | errno, None]);
+    the last item (the C reader's on_esrch stat) is left for scan_rollups to read where needed."""
     o_flags = os.O_RDONLY | os.O_CLOEXEC
     open_, read, close, fstat = os.open, os.read, os.close, os.fstat
     base = proc + "/"
@@ -459,9 +466,9 @@ def _read_rollups(proc: str, pids: list[int], with_cmdline: bool):
             finally:
                 close(fd)
         except OSError as exc:
-            yield pid, uid, [exc.errno, exc.errno]
+            yield pid, uid, [exc.errno, exc.errno, None]
             continue
-        yield pid, uid, [data, _read_cmdline_raw(prefix + "/cmdline") if with_cmdline else b""]
+        yield pid, uid, [data, _read_cmdline_raw(prefix + "/cmdline") if with_cmdline else b"", None]
 
 
 def _read_cmdline_raw(path: str) -> bytes | int:

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import os
 
+# What procfs.scan_rollups (the `ps` scan) reads of each process: its rollup, parsed here, its
+# command line, and, only where the rollup fails with ESRCH (no address space), its stat, which
+# tells a zombie from a kernel thread. The command line prefetches exactly this.
+ROLLUP_NAMES = ("smaps_rollup", "cmdline")
+ROLLUP_READ = {"kb_file": 0, "on_esrch": "stat"}
+
 _NOT_LOADED = object()
 _mod = _NOT_LOADED
 
@@ -28,12 +34,14 @@ def _load():
 
 
 def start(proc: str, pids: list[int] | None, names: tuple[str, ...], threads: int | None = None,
-          kb_file: int = -1):
+          kb_file: int = -1, on_esrch: str | None = None):
     """Begin reading proc/PID/NAME for every pid (every PID directory of `proc` when pids is None) and
     name: a reader whose `.wait()` returns [(pid, uid, [bytes | errno | (keys, values) per name])] and
-    whose `.pids` are the PIDs read. When the first file failed, the others carry its errno unread
-    and uid is meaningless. `kb_file`: index of a "Key: N kB" file to hand back parsed (see
-    procreadmodule.c), or raw bytes where it is not exactly that form.
+    whose `.pids` are the PIDs read (None before wait() when listing). When the first file failed, the
+    others carry its errno unread and uid is meaningless. `kb_file`: index of a "Key: N kB" file to
+    hand back parsed (see procreadmodule.c), or raw bytes where it is not exactly that form.
+    `on_esrch`: a file read only where the first failed with ESRCH (no address space), as a last
+    item (None for the other processes): "stat" tells a kernel thread from a zombie.
     None if the C reader cannot be used (not built, or no thread could start)."""
     mod = _load()
     if mod is None:
@@ -41,36 +49,36 @@ def start(proc: str, pids: list[int] | None, names: tuple[str, ...], threads: in
     if threads is None:
         threads = min(4, len(os.sched_getaffinity(0)))
     try:
-        return mod.start(proc, names, pids, threads, kb_file)
-    except OSError:   # no thread could start, or the PID directory cannot be listed: the caller reads
+        return mod.start(proc, names, pids, threads, kb_file, on_esrch)
+    except OSError:   # no thread could start: the caller reads
         return None
 
 
-_pending: tuple | None = None     # (proc, names, kb_file, started at, reader)
+_pending: tuple | None = None     # (proc, names, options, started at, reader)
 _FRESH_SECONDS = 2.0
 
 
-def prefetch(names: tuple[str, ...], root=None, kb_file: int = -1) -> None:
-    """Start reading `names` of every process now, for a scan a moment later (`take`). The command
-    line calls this first thing, so the reads overlap the interpreter's imports."""
+def prefetch(names: tuple[str, ...], root=None, **options) -> None:
+    """Start reading `names` of every process now (options: those of start), for a scan a moment
+    later (`take`). The command line calls this first thing, so the reads overlap its imports."""
     global _pending
     import time
 
     from .root import resolve
 
     proc = resolve(root).proc
-    h = start(proc, None, names, kb_file=kb_file)
+    h = start(proc, None, names, **options)
     if h is not None:
-        _pending = (proc, names, kb_file, time.monotonic(), h)
+        _pending = (proc, names, options, time.monotonic(), h)
 
 
-def take(proc: str, names: tuple[str, ...], kb_file: int = -1):
-    """The prefetch of `names` under `proc` if one was started in the last two seconds (older is stale:
-    then None, and the caller reads afresh)."""
+def take(proc: str, names: tuple[str, ...], **options):
+    """The prefetch of `names` under `proc` with these options if one was started in the last two
+    seconds (older is stale: then None, and the caller reads afresh)."""
     global _pending
     import time
 
     p, _pending = _pending, None
-    if p is not None and p[:3] == (proc, names, kb_file) and time.monotonic() - p[3] < _FRESH_SECONDS:
+    if p is not None and p[:3] == (proc, names, options) and time.monotonic() - p[3] < _FRESH_SECONDS:
         return p[4]
     return None

@@ -10,6 +10,10 @@
  * or read, data + offs[slot] holds lens[slot] bytes (the whole file), and uids[i] is the owner of
  * file 0 (fstat of the open file: the process's effective uid, as /proc shows it).
  *
+ * esrch_last: the last name is read only for a process whose first file failed with ESRCH (no
+ * address space: a kernel thread or a zombie; its stat tells which), and its errs slot is -1 for the
+ * others. Telling them apart here saves a serial read per kernel thread afterwards.
+ *
  * Without a PID list, the first thread to run lists proc (a millisecond for 400 processes: the
  * kernel builds a dentry per PID) while the caller goes on. The threads then take processes
  * CHUNK at a time from a shared counter, so one slow process does not hold up a fixed share.
@@ -46,7 +50,7 @@ struct mdc_procread {
     char proc[4096];
     const char *names[8];
     char namebuf[512];
-    int nnames, npids, nthreads, started, waited, wait_rc;
+    int nnames, npids, nthreads, started, waited, wait_rc, esrch_last;
     /* the PID list: given, or made by the first thread (listing: 1 while one lists, 2 when done) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -160,15 +164,26 @@ static void *work(void *p) {
         int first = __atomic_fetch_add(&h->next, CHUNK, __ATOMIC_RELAXED);
         if (first >= h->npids) break;
         int last = first + CHUNK < h->npids ? first + CHUNK : h->npids;
+        int nalways = h->nnames - h->esrch_last;
         for (int i = first; i < last; i++) {
-            for (int j = 0; j < h->nnames; j++) {
+            int32_t *err = &h->errs[i * h->nnames];
+            for (int j = 0; j < nalways; j++) {
                 int slot = i * h->nnames + j;
                 snprintf(path, sizeof path, "%s/%d/%s", h->proc, (int)h->pids[i], h->names[j]);
                 h->owner[slot] = (uint8_t)(w - h->w);
-                h->errs[slot] = read_file(&w->out, path, j == 0 ? &h->uids[i] : NULL, &h->offs[slot], &h->lens[slot]);
-                if (j == 0 && h->errs[slot]) { /* the process is gone or shut: its other files are not read */
-                    for (int k = 1; k < h->nnames; k++) h->errs[i * h->nnames + k] = h->errs[slot];
+                err[j] = read_file(&w->out, path, j == 0 ? &h->uids[i] : NULL, &h->offs[slot], &h->lens[slot]);
+                if (j == 0 && err[0]) { /* the process is gone or shut: its other files are not read */
+                    for (int k = 1; k < nalways; k++) err[k] = err[0];
                     break;
+                }
+            }
+            if (h->esrch_last) {
+                int j = h->nnames - 1, slot = i * h->nnames + j;
+                err[j] = -1;
+                if (err[0] == ESRCH) {
+                    snprintf(path, sizeof path, "%s/%d/%s", h->proc, (int)h->pids[i], h->names[j]);
+                    h->owner[slot] = (uint8_t)(w - h->w);
+                    err[j] = read_file(&w->out, path, NULL, &h->offs[slot], &h->lens[slot]);
                 }
             }
         }
@@ -219,10 +234,12 @@ int mdc_list_pids(const char *proc, int32_t **out) {
 
 /* names: nnames NUL-terminated names packed one after another (e.g. "smaps_rollup\0cmdline\0").
  * pids NULL: every PID directory of proc, listed by the first thread (npids ignored).
+ * esrch_last: see the top of this file (needs two names or more).
  * Returns NULL on bad arguments or when no thread could start (errno set). */
 mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npids, const char *names, int nnames,
-                                 int nthreads) {
-    if (!proc || strlen(proc) >= 4096 || (pids && npids < 0) || !names || nnames < 1 || nnames > 8) {
+                                 int nthreads, int esrch_last) {
+    if (!proc || strlen(proc) >= 4096 || (pids && npids < 0) || !names || nnames < 1 || nnames > 8 ||
+        (esrch_last && nnames < 2)) {
         errno = EINVAL;
         return NULL;
     }
@@ -244,6 +261,7 @@ mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npid
         pos += l + 1;
     }
     h->nnames = nnames;
+    h->esrch_last = esrch_last ? 1 : 0;
     if (nthreads < 1) nthreads = 1;
     if (nthreads > MDC_MAX_THREADS) nthreads = MDC_MAX_THREADS;
     if (pids) {
@@ -297,7 +315,7 @@ int mdc_procread_wait(mdc_procread *h) {
     }
     size_t slots = (size_t)h->npids * (size_t)h->nnames;
     for (size_t s = 0; s < slots; s++)
-        if (!h->errs[s]) h->offs[s] += base[h->owner[s]];
+        if (!h->errs[s]) h->offs[s] += base[h->owner[s]];  /* -1 (not read) and errnos have no bytes */
     h->data_len = total;
     h->wait_rc = 0;
     return 0;

@@ -11,7 +11,7 @@ typedef struct mdc_procread mdc_procread;
 int mdc_list_pids(const char *proc, int32_t **out);
 
 mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npids, const char *names, int nnames,
-                                 int nthreads);
+                                 int nthreads, int esrch_last);
 int mdc_procread_wait(mdc_procread *h);
 const char *mdc_procread_data(const mdc_procread *h, int64_t *len);
 const int32_t *mdc_procread_errs(const mdc_procread *h);

@@ -5,7 +5,7 @@
  * that. This module imports in a fraction of a millisecond, lists the PIDs, starts the reads, and
  * hands the results back as Python objects, without a ctypes call per array.
  *
- *   start(proc, names, pids=None, threads=1, kb_file=-1) -> Reader   (reads start at once)
+ *   start(proc, names, pids=None, threads=1, kb_file=-1, on_esrch=None) -> Reader  (reads start at once)
  *   Reader.wait() -> [(pid, uid, [item per name])]                   (the GIL is released meanwhile)
  *
  * An item is the file's bytes, or an int: the errno that stopped its read. When the first file
@@ -16,6 +16,9 @@
  * Its item is then (keys, values) instead of bytes: keys a tuple of the key tokens with their colon
  * (one shared tuple for every process printing the same keys), values a tuple of the byte counts
  * (N * 1024) followed by one None, so a layout can point a counter the kernel lacks at that None.
+ * on_esrch: a name read only for a process whose first file failed with ESRCH (no address space:
+ * a kernel thread or a zombie; "stat" tells which). It comes last in the row: its bytes or errno for
+ * those processes, None for the others.
  * Anything else in that file (a value that is not plain digits, a missing unit, no header) leaves
  * the item as bytes: the Python parser then decides, and reports, as it would have.
  */
@@ -168,7 +171,10 @@ static PyObject *gather(Reader *r) {
         for (Py_ssize_t j = 0; j < k; j++) {
             Py_ssize_t s = i * k + j;
             PyObject *item = NULL;
-            if (errs[s]) {
+            if (errs[s] < 0) {           /* not read: on_esrch for a process that had no ESRCH */
+                item = Py_None;
+                Py_INCREF(item);
+            } else if (errs[s]) {
                 item = PyLong_FromLong(errs[s]);
             } else {
                 if (j == r->kb_file) {
@@ -254,25 +260,25 @@ static PyTypeObject ReaderType = {
 };
 
 static PyObject *pr_start(PyObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"proc", "names", "pids", "threads", "kb_file", NULL};
-    PyObject *proc_o = NULL, *names, *pids_o = Py_None;
+    static char *kwlist[] = {"proc", "names", "pids", "threads", "kb_file", "on_esrch", NULL};
+    PyObject *proc_o = NULL, *names, *pids_o = Py_None, *esrch_o = Py_None;
     int threads = 1, kb_file = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O!|Oii:start", kwlist, PyUnicode_FSConverter, &proc_o,
-                                     &PyTuple_Type, &names, &pids_o, &threads, &kb_file))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O!|OiiO:start", kwlist, PyUnicode_FSConverter, &proc_o,
+                                     &PyTuple_Type, &names, &pids_o, &threads, &kb_file, &esrch_o))
         return NULL;
     const char *proc = PyBytes_AS_STRING(proc_o);
-    Py_ssize_t nn = PyTuple_GET_SIZE(names);
+    Py_ssize_t given = PyTuple_GET_SIZE(names), nn = given + (esrch_o != Py_None);
     char packed[512];
     size_t pos = 0;
     int32_t *pids = NULL;
     Reader *r = NULL;
-    if (nn < 1 || nn > 8) {
+    if (given < 1 || nn > 8) {
         PyErr_SetString(PyExc_ValueError, "between 1 and 8 names");
         goto fail;
     }
     for (Py_ssize_t j = 0; j < nn; j++) {
         Py_ssize_t l;
-        PyObject *o = PyTuple_GET_ITEM(names, j);
+        PyObject *o = j < given ? PyTuple_GET_ITEM(names, j) : esrch_o;
         const char *s = PyUnicode_Check(o) ? PyUnicode_AsUTF8AndSize(o, &l) : NULL;
         if (!s) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "names must be str");
@@ -328,7 +334,7 @@ static PyObject *pr_start(PyObject *self, PyObject *args, PyObject *kw) {
             PyList_SET_ITEM(r->pids, i, v);
         }
     }
-    r->h = mdc_procread_start(proc, pids, npids, packed, (int)nn, threads);
+    r->h = mdc_procread_start(proc, pids, npids, packed, (int)nn, threads, esrch_o != Py_None);
     if (!r->h) {
         PyErr_SetFromErrno(PyExc_OSError);
         goto fail;
@@ -345,8 +351,9 @@ fail:
 
 static PyMethodDef module_methods[] = {
     {"start", (PyCFunction)(void (*)(void))pr_start, METH_VARARGS | METH_KEYWORDS,
-     "start(proc, names, pids=None, threads=1, kb_file=-1) -> Reader: begin reading proc/PID/NAME for every\n"
-     "PID (every PID directory of proc when pids is None) and every name."},
+     "start(proc, names, pids=None, threads=1, kb_file=-1, on_esrch=None) -> Reader: begin reading proc/PID/NAME\n"
+     "for every PID (every PID directory of proc when pids is None) and every name; on_esrch: a name read\n"
+     "only where the first file failed with ESRCH (its item comes last; None for the others)."},
     {NULL, NULL, 0, NULL},
 };
 
