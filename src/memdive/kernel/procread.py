@@ -46,8 +46,8 @@ def start(proc: str, pids: list[int] | None, names: tuple[str, ...], threads: in
     mod = _load()
     if mod is None:
         return None
-    if threads is None:
-        threads = min(4, len(os.sched_getaffinity(0)))
+    if threads is None:   # background threads; the caller of wait() reads too (see procread.c)
+        threads = max(1, min(8, len(os.sched_getaffinity(0))) - 1)
     try:
         return mod.start(proc, names, pids, threads, kb_file, on_esrch)
     except OSError:   # no thread could start: the caller reads

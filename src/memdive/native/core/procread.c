@@ -14,6 +14,10 @@
  * address space: a kernel thread or a zombie; its stat tells which), and its errs slot is -1 for the
  * others. Telling them apart here saves a serial read per kernel thread afterwards.
  *
+ * The caller of mdc_procread_wait() reads too, as one more worker, until nothing is left: start
+ * one thread fewer than there are CPUs, and while the caller is busy elsewhere the CPUs are not
+ * oversubscribed (two runnable threads per CPU slow both: measured), yet all of them read at the end.
+ *
  * Without a PID list, the first thread to run lists proc (a millisecond for 400 processes: the
  * kernel builds a dentry per PID) while the caller goes on. The threads then take processes
  * CHUNK at a time from a shared counter, so one slow process does not hold up a fixed share.
@@ -64,7 +68,7 @@ struct mdc_procread {
     uint8_t *owner; /* which worker's buffer holds the slot */
     char *data;
     int64_t data_len;
-    worker w[MDC_MAX_THREADS];
+    worker w[MDC_MAX_THREADS + 1]; /* the last one used: the caller of wait() */
     pthread_t th[MDC_MAX_THREADS];
 };
 
@@ -296,11 +300,14 @@ int mdc_procread_wait(mdc_procread *h) {
     if (!h) return EINVAL;
     if (h->waited) return h->wait_rc; /* a second call: the same answer, nothing read twice */
     h->waited = 1;
+    h->w[h->nthreads].h = h;
+    work(&h->w[h->nthreads]); /* what the threads have not taken yet, the caller reads */
+    h->nthreads++;
     for (int t = 0; t < h->started; t++) pthread_join(h->th[t], NULL);
     h->started = 0;
     if (h->list_err) return h->wait_rc = h->list_err;
     h->wait_rc = ENOMEM; /* until the gathering below succeeds */
-    int64_t total = 0, base[MDC_MAX_THREADS];
+    int64_t total = 0, base[MDC_MAX_THREADS + 1];
     for (int t = 0; t < h->nthreads; t++) {
         if (h->w[t].out.failed) return ENOMEM;
         base[t] = total;
@@ -339,7 +346,7 @@ const int64_t *mdc_procread_lens(const mdc_procread *h) { return h->lens; }
 void mdc_procread_free(mdc_procread *h) {
     if (!h) return;
     for (int t = 0; t < h->started; t++) pthread_join(h->th[t], NULL);
-    for (int t = 0; t < MDC_MAX_THREADS; t++) free(h->w[t].out.buf);
+    for (int t = 0; t <= MDC_MAX_THREADS; t++) free(h->w[t].out.buf);
     free(h->pids);
     free(h->uids);
     free(h->errs);
