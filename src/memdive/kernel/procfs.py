@@ -392,15 +392,17 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
         rows = _read_rollups(r.proc, pids, with_cmdline)
     base = r.proc + "/"
     layouts = _ROLLUP_LAYOUTS
+    new_rollup = tuple.__new__        # Rollup._make without its length check: the layout fixes it
     for pid, uid, files in rows:
-        prefix = base + str(pid)
         data = files[0]
         try:
             t = type(data)
             if t is tuple:                        # parsed by the C reader: (keys, values + [None])
-                getter = layouts.get(data[0]) or _rollup_layout(data[0], prefix + "/smaps_rollup")
-                ru = Rollup(pid, "smaps_rollup", *getter(data[1]))
+                keys, vals = data
+                getter = layouts.get(keys) or _rollup_layout(keys, f"{base}{pid}/smaps_rollup")
+                ru = new_rollup(Rollup, (pid, "smaps_rollup", *getter(vals)))
             elif t is int:                        # an errno
+                prefix = base + str(pid)
                 if data == errno.ESRCH:           # no address space: a kernel thread, or a zombie
                     stat = files[-1]              # read then by the C reader (procread.ROLLUP_READ)
                     if type(stat) is bytes:
@@ -424,6 +426,7 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                     continue
             else:
                 # parse_smaps_rollup, inlined for a layout already seen
+                prefix = base + str(pid)
                 nl = data.find(b"\n")
                 tok = data[nl + 1:].split()
                 getter = layouts.get(tuple(tok[0::3])) if nl > 0 else None
@@ -436,7 +439,7 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                 raw = files[1]
                 if type(raw) is int:
                     if raw in (errno.ENOENT, errno.ESRCH):
-                        raise translate(raw, prefix + "/cmdline", pid)
+                        raise translate(raw, f"{base}{pid}/cmdline", pid)
                     cmd = []
                 else:
                     cmd = parse_cmdline(raw)
