@@ -4,6 +4,8 @@ Starts enough `sleep` processes to have at least 400 (stops them by PID at the e
 alternating rounds times, each as a whole command (interpreter start included):
   floor    cat /proc/[0-9]*/smaps_rollup
   bare     a bare Python loop reading every smaps_rollup (the issue's 1.28x)
+  lean     the least a Python program can do for ps --json: memdive's C reader and json, no CLI,
+           no records, no argument parsing (how much of memdive's time is the command around it)
   memdive  memdive ps --json
   smem     smem -t (Debian package smem)
   psutil   memory_full_info() for every process (pip install psutil)
@@ -26,6 +28,18 @@ BARE = ("import os\n"
         "            fd = os.open('/proc/' + p + '/smaps_rollup', os.O_RDONLY)\n"
         "            os.read(fd, 65536); os.close(fd)\n"
         "        except OSError: pass\n")
+LEAN = ("import os, sys\n"
+        "from memdive.native import _procread\n"
+        "r = _procread.start('/proc', ('smaps_rollup', 'cmdline'), None, max(1, len(os.sched_getaffinity(0)) - 1), 0, 'stat')\n"
+        "import json\n"
+        "out = []\n"
+        "for pid, uid, f in r.wait():\n"
+        "    if type(f[0]) is tuple:\n"
+        "        v = f[0][1]\n"
+        "        out.append({'pid': pid, 'uid': uid, 'command': f[1].rstrip(b'\\0').decode('utf-8', 'replace').replace('\\0', ' '),\n"
+        "                    'rss_bytes': v[0], 'pss_bytes': v[1]})\n"
+        "out.sort(key=lambda d: d['pss_bytes'], reverse=True)\n"
+        "sys.stdout.write(json.dumps({'processes': out}))\n")
 PSUTIL = ("import psutil\n"
           "for p in psutil.process_iter():\n"
           "    try: p.memory_full_info(); p.cmdline(); p.username()\n"
@@ -44,6 +58,11 @@ def main(rounds: int = 11, want: int = 400) -> dict[str, float]:
             "bare python loop": lambda: time_cmd([sys.executable, "-c", BARE]),
             "memdive ps --json": lambda: time_cmd(memdive_cmd() + ["ps", "--json"]),
         }
+        try:
+            from memdive.native import _procread  # noqa: F401
+            cases["lean: C reader + json, no CLI"] = lambda: time_cmd([sys.executable, "-c", LEAN])
+        except ImportError:
+            print("memdive's _procread extension is not built (no Python headers): the lean case is skipped")
         if have("smem"):
             cases["smem -t"] = lambda: time_cmd(["smem", "-t"])
         else:
