@@ -18,16 +18,19 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ...overview import system
 
-    s = system(top=max(0, args.top), interval=max(0.0, args.interval))
+    # The renderer (rich: ~40 ms of imports) is loaded before system() waits for the process scan
+    # the command line started, so the two overlap.
     if args.json:
         from ..common import emit_json
+    else:
+        from ...report.overview import overview_renderables
+        from ...report.tables import console
 
+        c = console()
+    s = system(top=max(0, args.top), interval=max(0.0, args.interval))
+    if args.json:
         emit_json(s)
         return 0
-    from ...report.overview import overview_renderables
-    from ...report.tables import console
-
-    c = console()
     for r in overview_renderables(s):
         c.print(r)
         c.print()
