@@ -130,3 +130,16 @@ def test_permission_hint_fits_who_runs_it(memdive_cli):
     if os.geteuid() == 0:
         r = memdive_cli("maps", "1", user="nobody")
         assert r.returncode == 1 and ROOT_HINT in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sys_in_a_narrow_terminal_cuts_no_vmstat_counter(memdive_cli):
+    """The vmstat block wraps at the terminal's width: every counter of the JSON is on screen."""
+    env = dict(env_root("linux-6.18"), COLUMNS="60")
+    counters = json.loads(memdive_cli("sys", "--json", env=env).stdout)["vmstat"]
+    out = memdive_cli("sys", env=env)
+    assert out.returncode == 0, out.stderr
+    block = out.stdout[out.stdout.index("vmstat since boot"):]
+    assert "…" not in block and all(len(ln) <= 60 for ln in block.split("\n"))
+    for group, d in counters.items():
+        for k, v in d.items():
+            assert f"{k} {v:,}" in block, (group, k)

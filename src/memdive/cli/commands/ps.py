@@ -68,5 +68,6 @@ def run(args) -> int:
     else:
         c.print(ps_table(procs, groups, args.by, tot))
         if res.hint:
+            sys.stdout.flush()    # the table first, then the note, also when both go to one file
             sys.stderr.write(f"memdive: note: {res.hint}\n")
     return 0
