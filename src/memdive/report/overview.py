@@ -7,9 +7,8 @@ from .text import escape, human_bytes, pct
 
 
 def overview_renderables(s: SystemMemory):
-    from rich.text import Text
-
-    from .tables import WrappedRows, side_by_side, table
+    """Plain-text blocks only (report.tables): printing the overview never imports rich."""
+    from .tables import PlainText, WrappedRows, side_by_side, table
 
     tot = s.total_bytes
     mem = table("Memory", ["", "bytes", "% of total"], [
@@ -45,7 +44,7 @@ def overview_renderables(s: SystemMemory):
         psi = table("Pressure (PSI, % of time stalled)", ["", "avg10", "avg60", "avg300"], rows, right=(1, 2, 3),
                     plain=True)
     else:
-        psi = Text(f"Pressure (PSI): unavailable — {s.pressure_unavailable}")
+        psi = PlainText(f"Pressure (PSI): unavailable — {s.pressure_unavailable}")
     vm_rows = []
     for g, d in s.vmstat.items():
         cells = []
@@ -60,5 +59,5 @@ def overview_renderables(s: SystemMemory):
                plain=True)
     out = [side_by_side(mem, commit), psi, top, vm]
     if s.top_note:
-        out.append(Text(f"note: {s.top_note}", style="italic"))
+        out.append(PlainText(f"note: {s.top_note}"))
     return out

@@ -1,15 +1,20 @@
-"""rich tables: one helper so every command's tables look alike."""
+"""Tables and the terminal: one helper so every command's tables look alike, and the console that
+prints them.
+
+Tables are rich Tables, or, when long (or asked for), laid out here as plain text (PlainText) with
+the same look. `console()` prints plain text itself and hands anything else to a rich Console, which
+it creates (and imports rich for: about 45 ms) only then: `memdive ps` and `memdive sys` print only
+plain text, so they never pay for rich.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Sequence
 
 
-def console(file=None):
-    """A rich Console; when output is not a terminal, lines are not folded at 80 columns."""
-    import os
-    import sys
-
+def _rich_console(file=None, width: int | None = None):
     from rich.console import Console
 
     class _Console(Console):
@@ -19,11 +24,98 @@ def console(file=None):
             self.quiet = True
             raise BrokenPipeError
 
-    out = file or sys.stdout
-    width = None
-    if not out.isatty() and "COLUMNS" not in os.environ:
-        width = 200
     return _Console(file=file, highlight=False, soft_wrap=False, width=width)
+
+
+class Output:
+    """What commands print with: `.print(obj)` as rich's Console.print. PlainText and WrappedRows are
+    written here (bold as ANSI on a terminal, as rich would: not with NO_COLOR or TERM=dumb, always with
+    FORCE_COLOR); anything else goes through a rich Console made on first use. Width: COLUMNS, else the
+    terminal's, else 200 when the output is not a terminal (lines are not folded at 80 columns)."""
+
+    def __init__(self, file=None):
+        self.file = file
+        out = file or sys.stdout
+        tty = out.isatty()
+        self.width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+        if self.width is None:
+            try:
+                self.width = os.get_terminal_size(out.fileno()).columns if tty else 200
+            except (OSError, ValueError, AttributeError):
+                self.width = 80 if tty else 200
+        self.bold = bool(os.environ.get("FORCE_COLOR")) or (
+            tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb")
+        self._rich = None
+        self._capturing = 0
+
+    def __getattr__(self, name: str):   # anything else rich's Console offers
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.rich, name)
+
+    def capture(self):
+        """rich's Console.capture: everything printed meanwhile goes through rich, into the capture."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def cap():
+            self._capturing += 1
+            try:
+                with self.rich.capture() as c:
+                    yield c
+            finally:
+                self._capturing -= 1
+
+        return cap()
+
+    @property
+    def rich(self):
+        if self._rich is None:
+            self._rich = _rich_console(self.file, self.width)
+        return self._rich
+
+    def print(self, *objects, **kw) -> None:
+        """rich's Console.print; one PlainText or WrappedRows (or nothing: a blank line) is written here."""
+        obj = objects[0] if len(objects) == 1 else None
+        if kw or self._capturing or len(objects) > 1 or (objects and not isinstance(obj, (PlainText, WrappedRows))):
+            self.rich.print(*objects, **kw)
+            return
+        out = self.file or sys.stdout
+        if obj is None:
+            out.write("\n")
+            return
+        plain = obj if isinstance(obj, PlainText) else obj.plain(self.width)
+        b0, b1 = ("\x1b[1m", "\x1b[0m") if self.bold else ("", "")
+        lines = [cut(ln, self.width) for ln in plain.text.split("\n")]
+        out.write("\n".join(b0 + ln + b1 if i in plain.bold else ln for i, ln in enumerate(lines)) + "\n")
+
+
+def console(file=None) -> Output:
+    """Where a command prints (see Output)."""
+    return Output(file)
+
+
+def _cell(ch: str) -> int:
+    import unicodedata
+
+    if unicodedata.combining(ch) or ch in "\u200b\u200c\u200d":
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def cut(line: str, width: int) -> str:
+    """The line, cut to `width` terminal cells with "…" when longer (East Asian wide characters count two)."""
+    if line.isascii():
+        return line if len(line) <= width else line[:width - 1] + "…"
+    cells = [_cell(ch) for ch in line]
+    if sum(cells) <= width:
+        return line
+    used = 0
+    for i, w in enumerate(cells):
+        if used + w > width - 1:
+            return line[:i] + "…"
+        used += w
+    return line
 
 
 # Past this many rows a table is laid out here rather than by rich: rich.Table costs about 0.6 ms a
@@ -45,15 +137,12 @@ class PlainText:
         return self.text
 
     def __rich_console__(self, console, options):
-        from rich.cells import cell_len, set_cell_size
         from rich.segment import Segment
         from rich.style import Style
 
         width, bold, nl = options.max_width, Style(bold=True), Segment.line()
         for i, line in enumerate(self.text.split("\n")):
-            if len(line) > width if line.isascii() else cell_len(line) > width:
-                line = set_cell_size(line, width - 1) + "…"
-            yield Segment(line, bold if i in self.bold else None)
+            yield Segment(cut(line, width), bold if i in self.bold else None)
             yield nl
 
 
@@ -80,11 +169,14 @@ class WrappedRows:
             out.append(cur.rstrip())
         return out
 
+    def plain(self, width: int) -> PlainText:
+        return PlainText("\n".join(self.lines(width)), bold=(0,) if self.title else ())
+
     def __str__(self) -> str:
         return "\n".join(self.lines(10 ** 6))
 
     def __rich_console__(self, console, options):
-        yield PlainText("\n".join(self.lines(options.max_width)), bold=(0,) if self.title else ())
+        yield self.plain(options.max_width)
 
 
 def plain_table(title, columns, rows, right=None, footer=None) -> PlainText:
