@@ -18,8 +18,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ...overview import system
 
-    # The renderer (rich: ~40 ms of imports) is loaded before system() waits for the process scan
-    # the command line started, so the two overlap.
+    # The renderer is loaded before system() waits for the process scan the command line started,
+    # so its imports overlap the reads.
     if args.json:
         from ..common import emit_json
     else:

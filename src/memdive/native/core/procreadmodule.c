@@ -16,15 +16,20 @@
  * Its item is then (keys, values) instead of bytes: keys a tuple of the key tokens with their colon
  * (one shared tuple for every process printing the same keys), values a tuple of the byte counts
  * (N * 1024) followed by one None, so a layout can point a counter the kernel lacks at that None.
+ * Anything else in that file (a value that is not plain digits, a missing unit, no header) leaves
+ * the item as bytes: the Python parser then decides, and reports, as it would have.
+ *
  * on_esrch: a name read only for a process whose first file failed with ESRCH (no address space:
  * a kernel thread or a zombie; "stat" tells which). It comes last in the row: its bytes or errno for
  * those processes, None for the others.
- * Anything else in that file (a value that is not plain digits, a missing unit, no header) leaves
- * the item as bytes: the Python parser then decides, and reports, as it would have.
+ *
+ * A Reader is waited for by one thread at a time: a second wait() while the first runs (with the
+ * GIL released) raises RuntimeError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include "procread.h"
@@ -36,6 +41,7 @@ typedef struct {
     PyObject *result; /* list, once waited for */
     Py_ssize_t nnames;
     int kb_file;
+    int waiting; /* a wait() is running (the GIL released) */
 } Reader;
 
 /* Tokens as bytes.split() sees them. */
@@ -207,11 +213,17 @@ fail:
 
 static PyObject *Reader_wait(Reader *r, PyObject *unused) {
     if (!r->result) {
+        if (r->waiting) {
+            PyErr_SetString(PyExc_RuntimeError, "wait() is already running in another thread");
+            return NULL;
+        }
         if (!r->h) {
             PyErr_SetString(PyExc_RuntimeError, "reader already failed");
             return NULL;
         }
+        r->waiting = 1;
         r->result = gather(r);
+        r->waiting = 0;
         mdc_procread_free(r->h);
         r->h = NULL;
         if (!r->result) return NULL;
@@ -325,6 +337,7 @@ static PyObject *pr_start(PyObject *self, PyObject *args, PyObject *kw) {
     r->result = NULL;
     r->nnames = nn;
     r->kb_file = kb_file;
+    r->waiting = 0;
     if (pids) {
         r->pids = PyList_New(npids);
         if (!r->pids) goto fail;
