@@ -5,7 +5,10 @@ alternating rounds times, each as a whole command (interpreter start included):
   floor    cat /proc/[0-9]*/smaps_rollup
   bare     a bare Python loop reading every smaps_rollup (the issue's 1.28x)
   lean     the least a Python program can do for ps --json: memdive's C reader and json, no CLI,
-           no records, no argument parsing (how much of memdive's time is the command around it)
+           no records, no argument parsing (how much of memdive's time is the command around it);
+           then the lean program with, in turn, what memdive's command adds: `import re` before the
+           reads start (pip's console-script wrapper), argparse and locale (gettext's), memdive's
+           modules on the ps path. The steps between lean and memdive show where the rest goes.
   memdive  memdive ps --json
   smem     smem -t (Debian package smem)
   psutil   memory_full_info() for every process (pip install psutil)
@@ -28,18 +31,26 @@ BARE = ("import os\n"
         "            fd = os.open('/proc/' + p + '/smaps_rollup', os.O_RDONLY)\n"
         "            os.read(fd, 65536); os.close(fd)\n"
         "        except OSError: pass\n")
-LEAN = ("import os, sys\n"
+LEAN = ("{before}import os, sys\n"
         "from memdive.native import _procread\n"
         "r = _procread.start('/proc', ('smaps_rollup', 'cmdline'), None, max(1, len(os.sched_getaffinity(0)) - 1), 0, 'stat')\n"
         "import json\n"
+        "{during}"
         "out = []\n"
         "for pid, uid, f in r.wait():\n"
         "    if type(f[0]) is tuple:\n"
         "        v = f[0][1]\n"
-        "        out.append({'pid': pid, 'uid': uid, 'command': f[1].rstrip(b'\\0').decode('utf-8', 'replace').replace('\\0', ' '),\n"
-        "                    'rss_bytes': v[0], 'pss_bytes': v[1]})\n"
+        "        out.append({{'pid': pid, 'uid': uid, 'command': f[1].rstrip(b'\\0').decode('utf-8', 'replace').replace('\\0', ' '),\n"
+        "                    'rss_bytes': v[0], 'pss_bytes': v[1]}})\n"
         "out.sort(key=lambda d: d['pss_bytes'], reverse=True)\n"
-        "sys.stdout.write(json.dumps({'processes': out}))\n")
+        "sys.stdout.write(json.dumps({{'processes': out}}))\n")
+LEAN_STEPS = {   # name: (imported before the reads start, imported while they run)
+    "lean: C reader + json, no CLI": ("", ""),
+    "  + re first (pip's wrapper)": ("import re\n", ""),
+    "  + argparse, locale": ("import re\n", "import argparse, locale\n"),
+    "  + memdive's ps-path modules": ("import re\n", "import argparse, locale\n"
+                                      "import memdive.cli.parser, memdive.cli.commands.ps, memdive.ps, memdive.report.ps\n"),
+}
 PSUTIL = ("import psutil\n"
           "for p in psutil.process_iter():\n"
           "    try: p.memory_full_info(); p.cmdline(); p.username()\n"
@@ -60,9 +71,11 @@ def main(rounds: int = 11, want: int = 400) -> dict[str, float]:
         }
         try:
             from memdive.native import _procread  # noqa: F401
-            cases["lean: C reader + json, no CLI"] = lambda: time_cmd([sys.executable, "-c", LEAN])
+            for name, (before, during) in LEAN_STEPS.items():
+                prog = LEAN.format(before=before, during=during)
+                cases[name] = lambda prog=prog: time_cmd([sys.executable, "-c", prog])
         except ImportError:
-            print("memdive's _procread extension is not built (no Python headers): the lean case is skipped")
+            print("memdive's _procread extension is not built (no Python headers): the lean cases are skipped")
         if have("smem"):
             cases["smem -t"] = lambda: time_cmd(["smem", "-t"])
         else:
@@ -76,6 +89,9 @@ def main(rounds: int = 11, want: int = 400) -> dict[str, float]:
         ratios = report(f"ps over {n} processes", times, "floor: cat smaps_rollup")
         md = ratios["memdive ps --json"]
         print(f"\nmemdive / floor = {md:.2f}x (target <= 1.5x)")
+        if "lean: C reader + json, no CLI" in ratios:
+            print("the lean program and the steps to memdive, / floor: "
+                  + ", ".join(f"{ratios[k]:.2f}x" for k in LEAN_STEPS) + f", memdive {md:.2f}x")
         if "smem -t" in ratios:
             print(f"smem / memdive = {ratios['smem -t'] / md:.1f}x (target >= 5x)")
         if "psutil memory_full_info loop" in ratios:
