@@ -48,8 +48,9 @@ LEAN_STEPS = {   # name: (imported before the reads start, imported while they r
     "lean: C reader + json, no CLI": ("", ""),
     "  + re first (pip's wrapper)": ("import re\n", ""),
     "  + argparse, locale": ("import re\n", "import argparse, locale\n"),
-    "  + memdive's ps-path modules": ("import re\n", "import argparse, locale\n"
-                                      "import memdive.cli.parser, memdive.cli.commands.ps, memdive.ps, memdive.report.ps\n"),
+    "  + memdive's ps-path modules": ("import re\n", (
+        "import argparse, locale\n"
+        "import memdive.cli.parser, memdive.cli.commands.ps, memdive.ps, memdive.report.ps\n")),
 }
 PSUTIL = ("import psutil\n"
           "for p in psutil.process_iter():\n"
