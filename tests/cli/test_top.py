@@ -16,8 +16,8 @@ def test_top_starts_sorts_filters_opens_and_quits(spawn):
     # A child with a distinctive command line and 64 MiB touched: it must show up, sort first by RSS
     # among the filtered rows, and its maps summary must open.
     child = spawn([sys.executable, "-c",
-                   "import sys; b = bytearray(64 << 20); b[::4096] = b'x' * (len(b) // 4096); "
-                   "print('ready', flush=True); sys.stdin.readline()  # memdive-top-test-marker"])
+                   ("import sys; b = bytearray(64 << 20); b[::4096] = b'x' * (len(b) // 4096); "
+                    "print('ready', flush=True); sys.stdin.readline()  # memdive-top-test-marker")])
 
     async def go():
         app = TopApp(interval=0.3, sort="pss")

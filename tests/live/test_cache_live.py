@@ -23,10 +23,11 @@ MIB = 1 << 20
 def _fstype(path: str) -> str:
     """The filesystem type of the mount holding `path` (longest mount-point prefix in /proc/mounts)."""
     best, kind = "", ""
-    for line in open("/proc/mounts"):
-        _, mnt, fs = line.split()[:3]
-        if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-            best, kind = mnt, fs
+    with open("/proc/mounts") as f:
+        for line in f:
+            _, mnt, fs = line.split()[:3]
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, kind = mnt, fs
     return kind
 
 
@@ -186,19 +187,20 @@ def test_faults_of_a_command(memdive_cli):
 
 
 def test_faults_of_pids_and_system(spawn, memdive_cli):
-    c = spawn([sys.executable, "-c", "import sys, mmap\nprint('ready', flush=True)\n"
-               "m = mmap.mmap(-1, 1 << 30)\nfor line in sys.stdin:\n"
-               "    [m.__setitem__(i * 4096, 1) for i in range(int(line))]\n    print('ok', flush=True)"])
+    c = spawn([sys.executable, "-c", ("import sys, mmap\nprint('ready', flush=True)\n"
+                                      "m = mmap.mmap(-1, 1 << 30)\nfor line in sys.stdin:\n"
+                                      "    [m.__setitem__(i * 4096, 1) for i in range(int(line))]\n"
+                                      "    print('ok', flush=True)")])
     from memdive.pages.faults import sample
 
     it = sample([c.pid, None], interval=0.2, count=2)
     first = next(it)
     assert c.send("5000") == "ok"
     second = next(it)
-    mine = [s for s in second if s.pid == c.pid][0]
-    assert mine.minflt - [s for s in first if s.pid == c.pid][0].minflt >= 5000
+    mine = next(s for s in second if s.pid == c.pid)
+    assert mine.minflt - next(s for s in first if s.pid == c.pid).minflt >= 5000
     assert mine.minflt_per_second > 0
-    system = [s for s in second if s.pid is None][0]
+    system = next(s for s in second if s.pid is None)
     assert system.minflt >= mine.minflt
     p = memdive_cli("faults", str(c.pid), "--count", "2", "--interval", "0.1", "--json")
     d = json.loads(p.stdout)
@@ -234,13 +236,13 @@ def test_wss_accessed_set_of_hot_region(hot_target):
     samples = list(wss.sample(c.pid, interval=0.3, count=2))
     assert len(samples) == 2
     for s in samples:
-        region = [r for r in s.regions if r.start <= hot < r.end][0]
+        region = next(r for r in s.regions if r.start <= hot < r.end)
         # The thread rewrites every page in a loop, but the kernel's own aging (reclaim, MGLRU walks) may
         # clear a few accessed bits between its passes and the read: most of the region, not every page.
         assert region.accessed_bytes >= hot_bytes * 9 // 10
         # the 64 MiB THP region and the 1000-page region are never touched again: not in the set
         thp = int(info["thp"], 16)
-        cold = [r for r in s.regions if r.start <= thp < r.end][0]
+        cold = next(r for r in s.regions if r.start <= thp < r.end)
         assert cold.accessed_bytes < cold.rss_bytes // 4
         assert s.written_bytes is None                     # no CONFIG_MEM_SOFT_DIRTY here
         assert s.accessed_bytes < s.rss_bytes

@@ -83,8 +83,8 @@ def test_cardinality_cap_holds_with_500_short_lived_processes():
     top, cap = 20, 250
     with Exporter(ExporterConfig(listen="127.0.0.1:0", interval=0.1, top=top, max_series=cap)) as ex:
         scrape(ex.url)
-        storm = subprocess.Popen(["bash", "-c", 'for i in $(seq 500); do (exec -a "cardtest-$i" sleep 1) & done; '
-                                                "wait"])
+        storm = subprocess.Popen(["bash", "-c",
+                                  'for i in $(seq 500); do (exec -a "cardtest-$i" sleep 1) & done; wait'])
         folded_max = 0
         groups_seen: set[str] = set()
         try:

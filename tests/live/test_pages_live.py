@@ -71,7 +71,7 @@ def test_thp_flags_agree_with_anonhugepages(target, method):
     c, info = target
     lo, hi = _range(info, "thp")
     w = walk(c.pid, start=lo, end=hi, method=method)
-    smaps = [m for m in procfs.read_smaps(c.pid) if m.start <= lo < m.end][0]
+    smaps = next(m for m in procfs.read_smaps(c.pid) if m.start <= lo < m.end)
     assert smaps.anon_huge_bytes > 0, "the kernel gave no THP to the madvised region"
     # the region is exactly 64 MiB inside the mapping; AnonHugePages of the VMA covers it
     assert w.total.thp_pages * PAGE == smaps.anon_huge_bytes
@@ -224,6 +224,7 @@ def test_totals_fast_path_equals_walk(target, memdive_cli):
 
 
 def test_kernel_thread_has_no_pages(memdive_cli):
+    from memdive.errors import MemdiveError
     from memdive.kernel.io import list_pids
 
     kthread = None
@@ -232,7 +233,7 @@ def test_kernel_thread_has_no_pages(memdive_cli):
             if procfs.read_stat(p).is_kernel_thread:
                 kthread = p
                 break
-        except Exception:
+        except MemdiveError:     # gone, or not readable: read_stat raises only these
             continue
     assert kthread is not None, "no kernel thread visible in /proc"
     for args in (("pages", str(kthread)), ("phys", str(kthread), "1000"), ("wss", str(kthread), "--yes", "--count", "1")):

@@ -251,7 +251,7 @@ def zombie():
 def test_on_esrch_reads_stat_only_where_there_is_no_address_space(zombie):
     me = os.getpid()
     rows = procread.start("/proc", [zombie, me], procread.ROLLUP_NAMES, threads=2, **procread.ROLLUP_READ).wait()
-    (zp, _, zfiles), (mp, _, mfiles) = rows
+    (_, _, zfiles), (_, _, mfiles) = rows
     assert zfiles[:2] == [errno.ESRCH, errno.ESRCH]
     assert zfiles[2].startswith(f"{zombie} (true) Z ".encode())      # its stat: a zombie
     assert type(mfiles[0]) is tuple and mfiles[2] is None             # an address space: no stat read

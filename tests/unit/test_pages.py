@@ -157,9 +157,9 @@ def test_public_api_names():
 
     assert memdive.pages.walk.__module__ == "memdive.pages.walker" and callable(memdive.residency)
     assert callable(memdive.pages.wss.sample) and callable(memdive.pages.faults.run_command)
-    import memdive.pages.cache  # noqa: F401  (an imported submodule must not shadow a function)
-    import memdive.pages.incore  # noqa: F401
-    import memdive.pages.translate  # noqa: F401
+    import memdive.pages.cache  # (an imported submodule must not shadow a function)
+    import memdive.pages.incore
+    import memdive.pages.translate
 
     assert callable(memdive.pages.files) and callable(memdive.pages.phys) and callable(memdive.pages.walker.totals)
     assert callable(memdive.pages.residency)

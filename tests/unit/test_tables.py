@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import io
 
-from memdive.report.tables import PLAIN_ROWS, PlainText, WrappedRows, console, plain_table, side_by_side, table
+from memdive.report.tables import (
+    PLAIN_ROWS,
+    PlainText,
+    WrappedRows,
+    console,
+    plain_table,
+    side_by_side,
+    table,
+)
 
 
 def _render(obj, width: int) -> list[str]:
