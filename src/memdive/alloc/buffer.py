@@ -18,6 +18,7 @@ import itertools
 import os
 import sys
 from collections.abc import Iterable
+from typing import Any, Self
 
 from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import hugetlb as _khuge
@@ -319,10 +320,10 @@ class Buffer:
                 self._unmapped = True
                 try:
                     _libc.munmap(self._addr, self._mapped)
-                except Exception:
+                except Exception:  # noqa: BLE001, S110 - __del__ must not raise (it also runs at shutdown)
                     pass
 
-        cls = type("MappedBytes", (base,), {"__del__": _del})
+        cls: Any = type("MappedBytes", (base,), {"__del__": _del})   # a ctypes array type: mypy sees `type`
         arr = cls.from_address(addr)
         arr._addr, arr._mapped, arr._unmapped = map_start, map_len, False
         return arr
@@ -435,7 +436,7 @@ class Buffer:
         arr._unmapped = True
         _libc.munmap(self.address - self._guard, self.mapped_bytes + 2 * self._guard)
 
-    def __enter__(self) -> "Buffer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

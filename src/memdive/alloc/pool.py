@@ -14,6 +14,7 @@ from __future__ import annotations
 import array
 import ctypes
 import functools
+from typing import Self
 
 from ..errors import InvalidInput, MemdiveError
 from ..models.alloc import PoolStats
@@ -110,7 +111,7 @@ class Pool:
         p = lib.memdive_pool_init(self._base, self.slot_size, count)
         if not p:
             raise MemdiveError(f"memdive_pool_init failed (errno {ctypes.get_errno()})")
-        self._p = ctypes.c_void_p(p)
+        self._p: ctypes.c_void_p | None = ctypes.c_void_p(p)
         # Bound once: the per-operation cost from Python is then one ctypes call (the GIL is released in it).
         self._c_alloc = functools.partial(lib.memdive_pool_alloc_index, self._p)
         self._c_free = functools.partial(lib.memdive_pool_free_index, self._p)
@@ -191,7 +192,9 @@ class Pool:
 
     def free(self, slot: memoryview | int) -> None:
         """Return a slot (its memoryview or index). A double free raises PoolError and changes nothing."""
-        self.free_index(slot if type(slot) is int else self.index_of(slot))
+        # mypy cannot narrow the else branch to memoryview: an int subclass (bool) lands there too, and
+        # index_of() refuses it
+        self.free_index(slot if type(slot) is int else self.index_of(slot))  # type: ignore[arg-type]
 
     def in_use(self, index: int) -> bool:
         return self._lib.memdive_pool_in_use(self._handle(), index) == 1
@@ -228,7 +231,7 @@ class Pool:
                     pass      # slots still viewed: the mapping goes when the last view does
                 self._owned = None
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -239,7 +242,7 @@ class Pool:
             if getattr(self, "_p", None) is not None:
                 self._lib.memdive_pool_destroy(self._p)
                 self._p = None
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - __del__ must not raise (it also runs at shutdown)
             pass
 
     def __len__(self) -> int:

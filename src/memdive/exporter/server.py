@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 from ..errors import InvalidInput, MemdiveError
 from .metrics import GROUP_BY, GroupCounters, families
@@ -167,7 +168,7 @@ class Exporter:
 
     # --- serving ---------------------------------------------------------------------------------------
 
-    def start(self) -> Exporter:
+    def start(self) -> Self:
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -268,7 +269,7 @@ class Exporter:
             self._thread.join(timeout=10)
         self.sampler.close()
 
-    def __enter__(self) -> Exporter:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -294,5 +295,5 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("memdive")
-    except Exception:
+    except Exception:  # noqa: BLE001 - only a label: no metadata failure may stop us
         return "unknown"

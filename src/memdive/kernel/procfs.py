@@ -376,23 +376,26 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
         names = procread.ROLLUP_NAMES if with_cmdline else procread.ROLLUP_NAMES[:1]
         if pids is None:
             prefetched = procread.take(r.proc, names, **procread.ROLLUP_READ)
-            if prefetched is None:
+        if prefetched is None:
+            if pids is None:
                 pids = list_pids(r.proc)
-        if prefetched is None and len(pids) > 32:     # fewer: threads cost more than they save
-            prefetched = procread.start(r.proc, pids, names, **procread.ROLLUP_READ)
+            if len(pids) > 32:     # fewer: threads cost more than they save
+                prefetched = procread.start(r.proc, pids, names, **procread.ROLLUP_READ)
     rows = None
     if prefetched is not None:
         try:
             rows = prefetched.wait()
         except OSError:       # the C reader ran out of memory, or could not list proc: read from Python
             pids = prefetched.pids
-            if pids is None:
-                pids = list_pids(r.proc)
-    if rows is None:
+    if rows is None:          # (wait() returns a list or raises)
+        if pids is None:
+            pids = list_pids(r.proc)
         rows = _read_rollups(r.proc, pids, with_cmdline)
     base = r.proc + "/"
     layouts = _ROLLUP_LAYOUTS
     new_rollup = tuple.__new__        # Rollup._make without its length check: the layout fixes it
+    ru: Rollup | None                 # for mypy (bare annotations cost nothing at run time)
+    getter: itemgetter | None
     for pid, uid, files in rows:
         data = files[0]
         try:
@@ -504,13 +507,13 @@ def read_stat(pid: int, root: KernelRoot | None = None) -> Stat:
 def read_cmdline(pid: int, root: KernelRoot | None = None) -> list[str]:
     path = resolve(root).pid_path(pid, "cmdline")
     data = _read_cmdline_raw(path)
-    if type(data) is int:
+    if isinstance(data, int):     # (bytes or an errno: the same test as `type(data) is int`)
         raise translate(data, path, pid)
     return parse_cmdline(data)
 
 
 def _read_rest(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         b = os.read(fd, 1 << 20)
         if not b:

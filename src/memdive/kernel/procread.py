@@ -15,7 +15,8 @@ import os
 # command line, and, only where the rollup fails with ESRCH (no address space), its stat, which
 # tells a zombie from a kernel thread. The command line prefetches exactly this.
 ROLLUP_NAMES = ("smaps_rollup", "cmdline")
-ROLLUP_READ = {"kb_file": 0, "on_esrch": "stat"}
+# (a bare dict, so that `**` fits start()'s keywords: a TypedDict would import typing at ps startup)
+ROLLUP_READ: dict = {"kb_file": 0, "on_esrch": "stat"}
 
 _NOT_LOADED = object()
 _mod = _NOT_LOADED

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from ..errors import AccessDenied, KernelFeatureMissing, MemdiveError, NoSuchProcess, ParseError
 from ..kernel import sysmm
@@ -404,7 +404,7 @@ class Sampler:
         for pid in list(self._tracks):
             self._forget(pid)
 
-    def __enter__(self) -> Sampler:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -419,7 +419,7 @@ def run_every(sampler: Sampler, interval: float, stop, on_snapshot) -> None:
             snap = sampler.sample()
         except MemdiveError as e:
             on_snapshot(None, e)
-        except Exception as e:  # a long-running sampler (the exporter's) must outlive a bug in one sample
+        except Exception as e:  # noqa: BLE001 - the exporter's sampler must outlive a bug in one sample
             on_snapshot(None, MemdiveError(f"sampling failed: {type(e).__name__}: {e}"))
         else:
             on_snapshot(snap, None)

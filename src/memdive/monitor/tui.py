@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
@@ -24,7 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from ..models.monitor import ProcSample, Snapshot
 from ..report.text import escape, human_bytes
 
-SORTS: dict[str, tuple[str, object]] = {
+SORTS: dict[str, tuple[str, Callable[[ProcSample], float]]] = {
     "pss": ("PSS", lambda p: p.pss_bytes if p.pss_bytes is not None else -1),
     "uss": ("USS", lambda p: p.uss_bytes if p.uss_bytes is not None else -1),
     "rss": ("RSS", lambda p: p.rss_bytes),
@@ -90,7 +91,7 @@ def _justify(row: tuple) -> tuple:
 class MapsScreen(ModalScreen):
     """A process's maps summary (memdive.maps.summarize): by kind, by file, by permission."""
 
-    BINDINGS = [Binding("escape,q", "dismiss", "back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "back")]
 
     def __init__(self, pid: int, command: str, root=None):
         super().__init__()
@@ -133,7 +134,7 @@ class TopApp(App):
     MapsScreen { align: center middle; }
     #maps { width: 95%; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
         Binding("p", "sort('pss')", "PSS"), Binding("u", "sort('uss')", "USS"), Binding("r", "sort('rss')", "RSS"),
         Binding("w", "sort('swap')", "swap"), Binding("f", "sort('faults')", "faults/s"),
@@ -182,7 +183,7 @@ class TopApp(App):
         self._busy = True
         try:
             snap = await asyncio.to_thread(self.sampler.sample)
-        except Exception as e:  # the sampler raises MemdiveError for a broken /proc; show it, keep running
+        except Exception as e:  # noqa: BLE001 - MemdiveError (broken /proc) or a bug: show it, keep running
             self.query_one("#system", Static).update(Text(f"sampling failed: {e}", style="red"))
             return
         finally:

@@ -70,14 +70,14 @@ def measure(path: str, st: os.stat_result, fd: int, method: str = "auto") -> Fil
     """Residency of one open file."""
     page = PAGE_SIZE
     total = (st.st_size + page - 1) // page
-    base = dict(path=path, size_bytes=st.st_size, total_pages=total)
+    base = {"path": path, "size_bytes": st.st_size, "total_pages": total}
     if method in ("auto", "cachestat"):
         try:
             cs = pc.cachestat(fd, 0, 0, path)
             return FileCache(**base, cached_pages=cs["nr_cache"], dirty_pages=cs["nr_dirty"],
                              writeback_pages=cs["nr_writeback"], evicted_pages=cs["nr_evicted"],
                              recently_evicted_pages=cs["nr_recently_evicted"], method="cachestat")
-        except pc.CachestatRefused as exc:
+        except pc.CachestatRefused:
             # mincore would claim every page resident here: say unknown instead
             return FileCache(**base, cached_pages=None, method="cachestat", error=REFUSED)
         except KernelFeatureMissing as exc:

@@ -115,6 +115,7 @@ class _Acc:
             return self._split([_new_stats(virtual_pages=v, present_pages=p, swapped_pages=s, zero_pages=z,
                                            pmd_mapped_pages=h) for v, (p, s, z, h) in zip(vt, rows)])
         cols: dict[str, np.ndarray] = {}
+        assert self.top is not None        # detail is not "scan": the pagemap columns were kept
         t = self.top @ _TOP_MATRIX
         for j, n in enumerate(_TOP_NAMES):
             cols[n] = t[:, j]

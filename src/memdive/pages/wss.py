@@ -102,7 +102,7 @@ class IdleTracker:
         self.pid, self.root = pid, resolve(root)
         self.page = os.sysconf("SC_PAGE_SIZE")
         self._own_dir = dirfd is None
-        self.dirfd = pc.open_pid_dir(pid, self.root) if dirfd is None else dirfd
+        self.dirfd: int | None = pc.open_pid_dir(pid, self.root) if dirfd is None else dirfd
         self.fds: list[int] = []
         try:
             self.bitmap = kp.open_idle_bitmap(self.root)

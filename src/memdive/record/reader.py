@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from ..errors import InvalidInput, MemdiveError
 from .schema import APPLICATION_ID, MEMINFO_COLUMNS, PROC_SAMPLE_COLUMNS, PSI_COLUMNS, SCHEMA_VERSION
@@ -78,7 +79,7 @@ class Recording:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> Recording:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -256,7 +257,7 @@ class Recording:
 
     # --- export ------------------------------------------------------------------------------------
 
-    EXPORT_QUERIES = {
+    EXPORT_QUERIES: ClassVar[dict[str, str]] = {
         "samples": "SELECT id AS sample_id, t, interval_seconds, processes, denied, vanished, sampler_cpu_seconds "
                    "FROM samples ORDER BY id",
         "system": "SELECT s.t, y.* FROM system y JOIN samples s ON s.id = y.sample_id ORDER BY y.sample_id",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import Self
 
 from ..errors import InvalidInput, MemdiveError
 from ..models.monitor import Snapshot
@@ -19,7 +20,7 @@ def _meta_defaults(interval: float) -> dict[str, str]:
         from importlib.metadata import version
 
         ver = version("memdive")
-    except Exception:
+    except Exception:  # noqa: BLE001 - only a label: no metadata failure may stop us
         ver = "unknown"
     return {"schema_version": str(SCHEMA_VERSION), "memdive_version": ver, "hostname": socket.gethostname(),
             "kernel": platform.release(), "interval_seconds": repr(float(interval)),
@@ -70,8 +71,8 @@ class Recorder:
                 self.db.execute("COMMIT")
         except sqlite3.Error as e:
             raise MemdiveError(f"{path}: cannot write the recording: {e}", path=path) from None
-        self._vm_ids: dict[str, int] = dict(
-            (n, i) for i, n in self.db.execute("SELECT id, name FROM vmstat_names"))
+        self._vm_ids: dict[str, int] = {
+            n: i for i, n in self.db.execute("SELECT id, name FROM vmstat_names")}
         self._proc_ids: dict[tuple[int, int], int] = {}
         self._vm_keys: list[str] | None = None
         self.samples = 0
@@ -150,7 +151,7 @@ class Recorder:
             pass
         self.db.close()
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

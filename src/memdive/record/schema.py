@@ -53,22 +53,22 @@ PROC_SAMPLE_COLUMNS = ("rss_bytes", "swap_bytes", "pss_bytes", "uss_bytes", "swa
 
 DDL = [
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE samples(id INTEGER PRIMARY KEY, t REAL NOT NULL, interval_seconds REAL, "
-    "processes INTEGER NOT NULL, denied INTEGER NOT NULL, vanished INTEGER NOT NULL, sampler_cpu_seconds REAL)",
+    ("CREATE TABLE samples(id INTEGER PRIMARY KEY, t REAL NOT NULL, interval_seconds REAL, "
+     "processes INTEGER NOT NULL, denied INTEGER NOT NULL, vanished INTEGER NOT NULL, sampler_cpu_seconds REAL)"),
     "CREATE INDEX samples_t ON samples(t)",
     "CREATE TABLE system(sample_id INTEGER PRIMARY KEY REFERENCES samples(id), "
     + ", ".join(f"{c} INTEGER" for c in MEMINFO_COLUMNS.values()) + ", "
     + ", ".join(f"{c} {'INTEGER' if c.endswith('_us') else 'REAL'}" for c in PSI_COLUMNS) + ")",
     "CREATE TABLE vmstat_names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE vmstat(sample_id INTEGER NOT NULL, name_id INTEGER NOT NULL, value INTEGER NOT NULL, rate REAL, "
-    "PRIMARY KEY(sample_id, name_id)) WITHOUT ROWID",
-    "CREATE TABLE procs(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, "
-    "uid INTEGER, user TEXT, comm TEXT, command TEXT, cgroup TEXT, first_sample INTEGER, last_sample INTEGER, "
-    "UNIQUE(pid, start_ticks))",
-    "CREATE TABLE proc_samples(sample_id INTEGER NOT NULL, proc_id INTEGER NOT NULL, "
-    "rss_bytes INTEGER NOT NULL, swap_bytes INTEGER, pss_bytes INTEGER, uss_bytes INTEGER, swap_pss_bytes INTEGER, "
-    "pss_anon_bytes INTEGER, pss_file_bytes INTEGER, pss_shmem_bytes INTEGER, minflt INTEGER, majflt INTEGER, "
-    "faults_per_second REAL, major_faults_per_second REAL, cpu_percent REAL, pss_age_seconds REAL, "
-    "PRIMARY KEY(sample_id, proc_id)) WITHOUT ROWID",
+    ("CREATE TABLE vmstat(sample_id INTEGER NOT NULL, name_id INTEGER NOT NULL, value INTEGER NOT NULL, rate REAL, "
+     "PRIMARY KEY(sample_id, name_id)) WITHOUT ROWID"),
+    ("CREATE TABLE procs(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, "
+     "uid INTEGER, user TEXT, comm TEXT, command TEXT, cgroup TEXT, first_sample INTEGER, last_sample INTEGER, "
+     "UNIQUE(pid, start_ticks))"),
+    ("CREATE TABLE proc_samples(sample_id INTEGER NOT NULL, proc_id INTEGER NOT NULL, "
+     "rss_bytes INTEGER NOT NULL, swap_bytes INTEGER, pss_bytes INTEGER, uss_bytes INTEGER, swap_pss_bytes INTEGER, "
+     "pss_anon_bytes INTEGER, pss_file_bytes INTEGER, pss_shmem_bytes INTEGER, minflt INTEGER, majflt INTEGER, "
+     "faults_per_second REAL, major_faults_per_second REAL, cpu_percent REAL, pss_age_seconds REAL, "
+     "PRIMARY KEY(sample_id, proc_id)) WITHOUT ROWID"),
     "CREATE INDEX proc_samples_proc ON proc_samples(proc_id, sample_id)",
 ]

@@ -64,9 +64,9 @@ def buffer_table(r: BufferReport):
 def buffer_lines(r: BufferReport) -> list[str]:
     nodes = ", ".join(f"node {k}: {human_bytes(v)}" for k, v in sorted(r.nodes_bytes.items())) or "none resident"
     out = [
-        f"mapped {human_bytes(r.mapped_bytes)}; resident {human_bytes(r.resident_bytes)}, swapped "
-        f"{human_bytes(r.swapped_bytes)}; THP {human_bytes(r.thp_bytes)}; hugetlb {human_bytes(r.hugetlb_bytes)}; "
-        f"locked {human_bytes(r.locked_bytes)}; kernel page size {human_bytes(r.kernel_page_size_bytes)}",
+        (f"mapped {human_bytes(r.mapped_bytes)}; resident {human_bytes(r.resident_bytes)}, swapped "
+         f"{human_bytes(r.swapped_bytes)}; THP {human_bytes(r.thp_bytes)}; hugetlb {human_bytes(r.hugetlb_bytes)}; "
+         f"locked {human_bytes(r.locked_bytes)}; kernel page size {human_bytes(r.kernel_page_size_bytes)}"),
         f"nodes: {nodes}; policy {r.numa_policy or 'n/a'}; VmFlags {' '.join(r.vmflags) or '-'}",
     ]
     out += [f"asked {v}" for v in r.verdicts()]

@@ -12,7 +12,7 @@ _words_cache: dict[tuple[str, ...] | None, list[str]] = {}
 
 
 def mapping_json(m: Mapping, exe: str | None) -> dict:
-    d = dict(zip(Mapping._fields, m))      # all scalars (vmflags: a tuple, a JSON list)
+    d: dict[str, object] = dict(zip(Mapping._fields, m))      # all scalars (vmflags: a tuple, a JSON list)
     d["kind"] = kind_of(m, exe)
     d["length_bytes"] = m.end - m.start
     d["uss_bytes"] = m.uss_bytes if m.rss_bytes is not None else None
@@ -41,7 +41,7 @@ def maps_table(maps: list[Mapping], exe: str | None, wide: bool = False):
     from .tables import table
 
     cols = ["Address", "Size", "Perm", "Kind", "RSS", "PSS", "USS", "Dirty", "Swap", "THP", "Lck", "Name"]
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for m in maps:
         dirty = (m.private_dirty_bytes or 0) + (m.shared_dirty_bytes or 0) if m.rss_bytes is not None else None
         rows.append((f"{m.start:012x}-{m.end:012x}", human_bytes(m.length_bytes), m.perms, kind_of(m, exe),

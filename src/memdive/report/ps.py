@@ -25,6 +25,7 @@ def ps_json(res: PsResult, procs: list[ProcessMemory], groups: list[GroupMemory]
 def ps_table(procs: list[ProcessMemory], groups: list[GroupMemory] | None, by: str | None, tot: GroupMemory):
     from .tables import table
 
+    rows: list[tuple[object, ...]]      # group rows or process rows (an annotation only: costs nothing)
     if groups is not None:
         rows = [(escape(g.key, 120), g.count, human_bytes(g.rss_bytes), human_bytes(g.pss_bytes),
                  human_bytes(g.uss_bytes), human_bytes(g.swap_bytes), human_bytes(g.swap_pss_bytes)) for g in groups]

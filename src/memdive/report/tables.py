@@ -209,9 +209,9 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
     """A rich Table; numeric columns (indexes in `right`) are right-aligned. Past PLAIN_ROWS rows, or with
     `plain`, the same layout as plain text (rich lays out a 60,000-row table in a minute; this takes a
     blink), which `side_by_side` can put next to another."""
-    rows = [tuple(str(x) for x in r) for r in rows]
-    if plain or len(rows) > PLAIN_ROWS:
-        return plain_table(title, columns, rows, right, footer)
+    cells = [tuple(str(x) for x in r) for r in rows]
+    if plain or len(cells) > PLAIN_ROWS:
+        return plain_table(title, columns, cells, right, footer)
     from rich.table import Table
 
     t = Table(title=title, title_justify="left", show_footer=footer is not None, box=None,
@@ -220,11 +220,11 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
     last = len(columns) - 1
     for i, c in enumerate(columns):
         # Every column but the last keeps its full width; the last one takes the rest and is cut with "…".
-        need = max([len(c)] + [len(r[i]) for r in rows] + ([len(str(footer[i]))] if footer is not None else []))
+        need = max([len(c)] + [len(r[i]) for r in cells] + ([len(str(footer[i]))] if footer is not None else []))
         t.add_column(c, justify="right" if i in right else "left",
                      footer=str(footer[i]) if footer is not None else "", no_wrap=True,
                      overflow="ellipsis" if i == last else "fold", ratio=1 if i == last else None,
                      min_width=None if i == last else need)
-    for r in rows:
+    for r in cells:
         t.add_row(*r)
     return t

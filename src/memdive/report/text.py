@@ -12,7 +12,7 @@ def escape(s: str, limit: int = 4096) -> str:
     if len(s) > limit:
         s = s[:limit] + "…"
     if _CTRL.search(s):
-        s = _CTRL.sub(lambda m: "\\x%02x" % ord(m.group()), s)
+        s = _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
     # surrogate-escaped undecodable bytes
     return s.encode("utf-8", "backslashreplace").decode("utf-8")
 

@@ -39,7 +39,9 @@ def run(args) -> int:
     ex = Exporter(cfg)
     if args.once:
         ex._on_snapshot(ex.sampler.sample(), None)
-        text, _ = ex.render()
+        rendered = ex.render()
+        assert rendered is not None       # None only when no snapshot came in time: one was just stored
+        text, _ = rendered
         sys.stdout.write(text.decode())
         ex.sampler.close()
         return 0

@@ -77,7 +77,8 @@ def run(args) -> int:
 
         emit_json(info)
     else:
-        span = (info.last_time - info.first_time) if info.samples else 0.0
+        # with samples, first_time and last_time (min and max of t) are not None
+        span = (info.last_time - info.first_time) if info.samples else 0.0  # type: ignore[operator]
         print(f"{args.output}: {info.samples} samples over {span:.1f} s, {info.processes} processes"
               + ("" if n is not None else " (interrupted)"))
     return 0

@@ -62,9 +62,10 @@ def run(args) -> int:
 
                 emit_json(info)
             else:
+                # with samples, first_time and last_time (min and max of t) are not None
                 print(f"{args.file}: schema {info.schema_version}, {info.samples} samples, "
                       f"{info.processes} processes" + ("" if not info.samples else
-                                                       f", {_when(info.first_time)} .. {_when(info.last_time)}"))
+                                                       f", {_when(info.first_time)} .. {_when(info.last_time)}"))  # type: ignore[arg-type]
                 for k, v in sorted(info.meta.items()):
                     print(f"  {k}: {v}")
                 if args.check:
