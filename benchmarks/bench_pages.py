@@ -47,14 +47,15 @@ def numpy_reader(pid: int) -> float:
     t = time.perf_counter()
     fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
     pfns = []
-    for line in open(f"/proc/{pid}/maps"):
-        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-        if lo >= 0x800000000000:
-            continue
-        for a in range(lo // PAGE, hi // PAGE, 1 << 20):
-            n = min(1 << 20, hi // PAGE - a)
-            e = np.frombuffer(os.pread(fd, n * 8, a * 8), dtype=np.uint64)
-            pfns.append(e[e >> np.uint64(63) != 0] & np.uint64(pm.PFN_MASK))
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo >= 0x800000000000:
+                continue
+            for a in range(lo // PAGE, hi // PAGE, 1 << 20):
+                n = min(1 << 20, hi // PAGE - a)
+                e = np.frombuffer(os.pread(fd, n * 8, a * 8), dtype=np.uint64)
+                pfns.append(e[e >> np.uint64(63) != 0] & np.uint64(pm.PFN_MASK))
     os.close(fd)
     kf = os.open("/proc/kpageflags", os.O_RDONLY)     # size 0 in stat: read to EOF
     chunks = []
@@ -77,7 +78,7 @@ def peak_rss(argv: list[str]) -> tuple[float, int]:
     with tempfile.NamedTemporaryFile("r") as out:
         t = time.perf_counter()
         subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%M", *argv], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, check=False)   # time(1) writes %M whatever the status
         secs = time.perf_counter() - t
         return secs, int(out.read().split()[-1]) * 1024
 
@@ -92,8 +93,10 @@ def touch16(mode: str) -> None:
             print(f"touch16 {mode} failed to start: {line!r}")
             return
         pid = proc.pid
-        rss = int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0]) * 1024
-        ahp = int(open(f"/proc/{pid}/smaps_rollup").read().split("AnonHugePages:")[1].split()[0]) * 1024
+        with open(f"/proc/{pid}/status") as f:
+            rss = int(f.read().split("VmRSS:")[1].split()[0]) * 1024
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            ahp = int(f.read().split("AnonHugePages:")[1].split()[0]) * 1024
         print(f"\ntouch16 {mode}: pid {pid}, RSS {rss >> 20} MiB, AnonHugePages {ahp >> 20} MiB (backing obtained)")
         ref = walk(pid, method="read", detail="pagemap")
         for m, d in (("scan", "scan"), ("read", "pagemap"), ("auto", "kpage"), ("scan", "kpage")):
@@ -154,12 +157,14 @@ def cache_bench() -> None:
         os.close(fd)
         md = memdive_cmd()
         fin = subprocess.run(["fincore", "--raw", "--noheadings", "-o", "PAGES", path], capture_output=True,
-                             text=True).stdout.strip()
+                             text=True, check=False).stdout.strip()
         import json
 
-        mine = json.loads(subprocess.run(md + ["cache", path, "--json"], capture_output=True, text=True).stdout)
+        # check=False: a failed command surfaces as output json.loads refuses
+        mine = json.loads(subprocess.run(md + ["cache", path, "--json"], capture_output=True, text=True,
+                                         check=False).stdout)
         minc = json.loads(subprocess.run(md + ["cache", path, "--json", "--method", "mincore"],
-                                         capture_output=True, text=True).stdout)
+                                         capture_output=True, text=True, check=False).stdout)
         print(f"\ncache: 2 GiB file, first half read: memdive cachestat {mine['cached_pages']} pages, "
               f"mincore {minc['cached_pages']}, fincore {fin} (of {mine['total_pages']})")
         cases = {"fincore": lambda: time_cmd(["fincore", path]),
@@ -177,9 +182,9 @@ def cache_bench() -> None:
             pw = pwd.getpwnam("nobody")
             as_nobody = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"]
             fin_nb = subprocess.run(as_nobody + ["fincore", "--raw", "--noheadings", "-o", "PAGES", path],
-                                    capture_output=True, text=True).stdout.strip()
+                                    capture_output=True, text=True, check=False).stdout.strip()
             md_nb = json.loads(subprocess.run(as_nobody + md + ["cache", path, "--json"], capture_output=True,
-                                              text=True).stdout)
+                                              text=True, check=False).stdout)
             f0 = md_nb["files"][0]
             print(f"\nunprivileged (nobody, file 0644 owned by root): fincore says {fin_nb} pages resident "
                   f"(wrong: the truth is {mine['cached_pages']}); memdive says cached_pages="
