@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from memdive.errors import KernelFeatureMissing
+from memdive.errors import InvalidInput, KernelFeatureMissing
 from memdive.kernel import kpage as kp
 from memdive.kernel.root import KernelRoot
 from memdive.pages import wss
@@ -151,6 +151,20 @@ def test_mark_then_collect_per_region(tree):
     assert [(m.start, m.end) for m in maps] == [(A, A + 16 * PAGE), (B, B + 1024 * PAGE)]
     # A: present now 0,1,2,3,5,10; accessed: 1 (bit cleared), 5 (new PFN), 10 (new); B: the whole THP
     assert counts == [(6, 3, 0), (512, 512, 0)]
+
+
+def test_a_closed_tracker_refuses_to_read(tree, tmp_path, monkeypatch):
+    """After close() its descriptors may already name other files, and its PID directory is gone:
+    it must refuse, not read ./maps of the current directory."""
+    root = tree[0]
+    (tmp_path / "maps").write_text("00400000-00401000 r-xp 00000000 00:00 0 decoy\n")
+    monkeypatch.chdir(tmp_path)
+    tr = wss.IdleTracker(PID, root)
+    tr.mark()
+    tr.close()
+    for call in (tr.mark, tr.collect):
+        with pytest.raises(InvalidInput, match="after close"):
+            call()
 
 
 def test_untouched_pages_stay_idle_and_a_second_interval(tree):

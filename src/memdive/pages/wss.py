@@ -104,6 +104,7 @@ class IdleTracker:
         self._own_dir = dirfd is None
         self.dirfd: int | None = pc.open_pid_dir(pid, self.root) if dirfd is None else dirfd
         self.fds: list[int] = []
+        self._closed = False
         try:
             self.bitmap = kp.open_idle_bitmap(self.root)
             self.fds.append(self.bitmap)
@@ -117,12 +118,18 @@ class IdleTracker:
         self._marked: tuple | None = None
 
     def close(self) -> None:
+        self._closed = True
         for fd in self.fds:
             os.close(fd)
         self.fds = []
         if self._own_dir and self.dirfd is not None:
             os.close(self.dirfd)
             self.dirfd = None
+
+    def _check_open(self) -> None:
+        # its descriptors are closed (and their numbers may belong to other files by now)
+        if self._closed:
+            raise InvalidInput(f"IdleTracker of process {self.pid} used after close()", pid=self.pid)
 
     def __enter__(self):
         return self
@@ -134,6 +141,7 @@ class IdleTracker:
         """(maps, virtual page numbers, PFNs, region index) of every present page, in address order."""
         import numpy as np
 
+        self._check_open()
         data = pc.read_pid_file_at(self.dirfd, "maps", self.pid)
         maps = [m for m in parse_maps(data, f"/proc/{self.pid}/maps") if m.start < USER_END]
         if not maps:
@@ -172,6 +180,7 @@ class IdleTracker:
         """(mappings now, per mapping (present pages, accessed pages, untracked pages)) since mark()."""
         from ..kernel import kpage as kp
 
+        self._check_open()
         if self._marked is None:
             raise InvalidInput("IdleTracker.collect() before mark()")
         vpn0, pfn0, heads0, tracked0, words0 = self._marked
