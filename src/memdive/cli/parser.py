@@ -25,9 +25,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors: one line, exit 2
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+    def error(self, message: str):  # usage errors: one line (not argparse's usage block), exit 2
+        sys.stderr.write(f"memdive: error: {message} (hint: `{self.prog} --help` lists the arguments)\n")
         raise SystemExit(EXIT_USAGE)
 
 
