@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
+
+
+@pytest.fixture
+def sleeper():
+    """A process of our own to point commands at (wss with --yes must never touch another's)."""
+    p = subprocess.Popen(["sleep", "60"])
+    yield p.pid
+    p.kill()
+    p.wait()
 
 
 def _one_line(out, code: int, *needles: str) -> None:
@@ -24,3 +35,30 @@ def _one_line(out, code: int, *needles: str) -> None:
 ])
 def test_usage_errors_are_one_line(memdive_cli, args):
     _one_line(memdive_cli(*args), 2, "--help")
+
+
+@pytest.mark.parametrize("args", [
+    ("sys", "--interval", "inf"),
+    ("sys", "--interval", "nan"),
+    ("sys", "--interval", "-1"),
+    ("sys", "--top", "-1"),
+    ("ps", "--top", "-1"),
+    ("top", "--once", "--interval", "inf"),
+    ("top", "--once", "--limit", "-1"),
+    ("faults", "1", "--interval", "inf"),
+    ("faults", "1", "--count", "0"),
+    ("faults", "1", "--duration", "-1"),
+    ("wss", "PID", "--yes", "--interval", "inf"),
+    ("wss", "PID", "--yes", "--count", "-1"),
+    ("record", "-o", "/nonexistent-dir/x.db", "--interval", "inf"),
+    ("record", "-o", "/nonexistent-dir/x.db", "--duration", "inf"),
+    ("numa", "--watch", "inf"),
+    ("numa", "--watch", "1", "--count", "-3"),
+    ("exporter", "--once", "--interval", "inf"),
+    ("alloc", "compare", "--timeout", "-1", "--", "true"),
+    ("cache", "/", "--top", "-1"),
+    ("pages", "1", "--top", "-1"),
+    ("bench", "latency", "--quick", "--repeats", "0"),
+])
+def test_out_of_range_numbers_are_usage_errors(memdive_cli, sleeper, args):
+    _one_line(memdive_cli(*[str(sleeper) if a == "PID" else a for a in args]), 2)

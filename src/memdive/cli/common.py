@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 
@@ -28,9 +29,52 @@ def parse_pid(text: str) -> int:
 
 def parse_addr(text: str) -> int:
     try:
-        return int(text, 16)   # "0x7f00..." and "7f00..." alike
+        a = int(text, 16)   # "0x7f00..." and "7f00..." alike
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a hex address: {text!r}") from None
+    if not 0 <= a < 1 << 64:
+        raise argparse.ArgumentTypeError(f"not a 64-bit address: {text!r}")
+    return a
+
+
+def _int(text: str, least: int, what: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < least:
+        raise argparse.ArgumentTypeError(f"{what}, not {n}")
+    return n
+
+
+def parse_count(text: str) -> int:
+    """A count of rows or samples: 0 or more."""
+    return _int(text, 0, "must be 0 or more")
+
+
+def parse_positive(text: str) -> int:
+    """A count that must be at least 1."""
+    return _int(text, 1, "must be at least 1")
+
+
+def _seconds(text: str, zero_ok: bool) -> float:
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(s) or s < 0 or (s == 0 and not zero_ok):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds {'>= 0' if zero_ok else '> 0'}, not {text!r}")
+    return s
+
+
+def parse_seconds(text: str) -> float:
+    """An interval or timeout: finite and above 0 (inf would overflow time_t in sleeps and deadlines)."""
+    return _seconds(text, zero_ok=False)
+
+
+def parse_seconds_or_zero(text: str) -> float:
+    """A duration where 0 means none: finite and 0 or more."""
+    return _seconds(text, zero_ok=True)
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -19,7 +19,7 @@ import argparse
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_size
+    from ..common import parse_seconds, parse_size
 
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
@@ -29,7 +29,7 @@ def add_arguments(p) -> None:
                    help="comma-separated: glibc, jemalloc, tcmalloc, mimalloc or LABEL=/path/lib.so")
     c.add_argument("--repeat", type=int, default=3, metavar="N", help="rounds (default 3); medians are shown")
     c.add_argument("--warmup", type=int, default=0, metavar="N", help="unmeasured rounds first (default 0)")
-    c.add_argument("--timeout", type=float, metavar="SECONDS", help="kill a run that takes longer")
+    c.add_argument("--timeout", type=parse_seconds, metavar="SECONDS", help="kill a run that takes longer")
     c.add_argument("--show-output", action="store_true", help="let the command's output through")
     c.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     c.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

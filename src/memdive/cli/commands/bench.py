@@ -20,7 +20,7 @@ NAMES = ("summary", "latency", "bandwidth", "tlb", "patterns", "false-sharing", 
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_size
+    from ..common import parse_positive, parse_size
 
     p.add_argument("name", nargs="?", default="summary", choices=NAMES, metavar="NAME",
                    help="one benchmark: " + ", ".join(NAMES[1:]) + " (default: the summary of all)")
@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
                    help="bandwidth/false-sharing: this many pinned threads (default: 1, 2, 4.. all CPUs)")
     p.add_argument("--pages", choices=("4k", "thp", "hugetlb"), default="4k",
                    help="page backing of the buffers (checked after the run and reported)")
-    p.add_argument("--repeats", type=int, metavar="N", help="timed repeats per figure (after warm-up)")
+    p.add_argument("--repeats", type=parse_positive, metavar="N", help="timed repeats per figure (after warm-up)")
     p.add_argument("--nt", action="store_true", help="bandwidth: non-temporal (streaming) stores")
     p.add_argument("--cpu", type=int, metavar="CPU", help="single-thread benchmarks: pin to this CPU")
     p.add_argument("--plot", metavar="FILE", help="write the latency curve and bandwidth by threads (.png or .svg)")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
+    from ..common import parse_count
+
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (walked recursively)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--touch", action="store_true", help="load the files into the page cache first")
@@ -22,7 +24,7 @@ def add_arguments(p) -> None:
     g.add_argument("--lock", action="store_true", help="lock the files in memory until interrupted")
     p.add_argument("--method", choices=("auto", "cachestat", "mincore"), default="auto",
                    help="auto: cachestat where the kernel has it, else mincore")
-    p.add_argument("--top", type=int, default=50, metavar="N", help="files listed, most cached first (0 = all)")
+    p.add_argument("--top", type=parse_count, default=50, metavar="N", help="files listed, most cached first (0 = all)")
     p.add_argument("--no-recursive", action="store_true", help="do not walk directories")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 def add_arguments(p) -> None:
     from ...exporter.metrics import GROUP_BY
     from ...exporter.server import DEFAULT_LISTEN
+    from ..common import parse_seconds
 
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"address to serve on (default {DEFAULT_LISTEN}; ':9917' means every interface)")
@@ -22,7 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--top", type=int, default=30, metavar="N", help="export the N largest groups (default 30)")
     p.add_argument("--max-series", type=int, default=1000, metavar="N",
                    help="hard cap on per-group series (default 1000)")
-    p.add_argument("--interval", type=float, default=5.0, metavar="S", help="seconds between samples (default 5)")
+    p.add_argument("--interval", type=parse_seconds, default=5.0, metavar="S", help="seconds between samples (default 5)")
     p.add_argument("--web-config", metavar="FILE", help="TLS and basic auth (Prometheus exporter-toolkit format)")
     p.add_argument("--once", action="store_true", help="print one scrape to stdout and exit (no server)")
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
+    from ..common import parse_positive, parse_seconds
+
     p.add_argument("targets", nargs="*", metavar="PID | -- CMD",
                    help="process IDs, or after -- a command to run and measure")
     p.add_argument("--system", action="store_true", help="also (or only) system-wide faults from /proc/vmstat")
-    p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds per sample (default 1)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
-    p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N samples")
+    p.add_argument("--interval", type=parse_seconds, default=1.0, metavar="S", help="seconds per sample (default 1)")
+    p.add_argument("--duration", type=parse_seconds, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--count", type=parse_positive, default=None, metavar="N", help="stop after N samples")
 
 
 def _line(ss) -> str:

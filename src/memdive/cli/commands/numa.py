@@ -45,11 +45,11 @@ def _common(sp) -> None:
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_pid
+    from ..common import parse_count, parse_pid, parse_seconds
 
-    p.add_argument("--watch", type=float, nargs="?", const=1.0, metavar="SECS",
+    p.add_argument("--watch", type=parse_seconds, nargs="?", const=1.0, metavar="SECS",
                    help="nodes view: repeat every SECS (default 1) with numastat rates")
-    p.add_argument("--count", type=int, default=0, metavar="N", help="with --watch: stop after N samples")
+    p.add_argument("--count", type=parse_count, default=0, metavar="N", help="with --watch: stop after N samples")
     p.add_argument("--no-meminfo", action="store_true", help="nodes view: leave out per-node meminfo")
     sub = p.add_subparsers(dest="action", metavar="[PID | nodes | migrate | run]", action=_PidOrAction)
     sn = sub.add_parser("nodes", help="the machine's NUMA nodes (the default)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_pid, parse_range
+    from ..common import parse_count, parse_pid, parse_range
 
     p.add_argument("pid", type=parse_pid, help="process ID")
     g = p.add_mutually_exclusive_group()
@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
                    help="only whole-process totals (with --fast: one PAGEMAP_SCAN ioctl, no per-mapping walk)")
     p.add_argument("--no-kpage", action="store_true", help="do not join kpageflags/kpagecount/kpagecgroup")
     p.add_argument("--pages", action="store_true", help="show page counts instead of bytes")
-    p.add_argument("--top", type=int, default=40, metavar="N", help="mappings shown (by present pages; 0 = all)")
+    p.add_argument("--top", type=parse_count, default=40, metavar="N", help="mappings shown (by present pages; 0 = all)")
 
 
 def run(args) -> int:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_pid
+    from ..common import parse_pid, parse_positive
 
     p.add_argument("file", metavar="FILE.db", help="a recording made by `memdive record`")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.png, .svg, .pdf or .html")
     p.add_argument("--pid", type=parse_pid, action="append", metavar="PID", help="plot this process (repeatable)")
-    p.add_argument("--top", type=int, default=5, metavar="N", help="without --pid: the N largest by peak PSS")
+    p.add_argument("--top", type=parse_positive, default=5, metavar="N", help="without --pid: the N largest by peak PSS")
 
 
 def run(args) -> int:

@@ -26,6 +26,8 @@ def run(args) -> int:
     from ...errors import InvalidInput
     from ...ps import aggregate, scan, sort_processes, totals
 
+    if args.top is not None and args.top < 0:      # procs[:-1] would silently drop the smallest
+        raise InvalidInput(f"--top must be 0 or more, not {args.top}")
     uid = None
     if args.user is not None:
         if args.user.isdigit():

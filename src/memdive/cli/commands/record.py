@@ -12,11 +12,11 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_pid
+    from ..common import parse_pid, parse_seconds, parse_seconds_or_zero
 
     p.add_argument("-o", "--output", required=True, metavar="FILE.db", help="the recording to write")
-    p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between samples (default 1)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--interval", type=parse_seconds, default=1.0, metavar="S", help="seconds between samples (default 1)")
+    p.add_argument("--duration", type=parse_seconds_or_zero, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--pid", type=parse_pid, action="append", metavar="PID",
                    help="only this process (repeatable; default: every process)")
     g = p.add_mutually_exclusive_group()

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 def add_arguments(p) -> None:
     from ...ps import SORT_KEYS
-    from ..common import parse_pid
+    from ..common import parse_count, parse_pid
 
     p.add_argument("file", metavar="FILE.db", help="a recording made by `memdive record`")
     p.add_argument("--at", metavar="TIME", help="which moment (default: the last sample)")
-    p.add_argument("--top", type=int, default=20, metavar="N", help="the N largest processes (default 20; 0: all)")
+    p.add_argument("--top", type=parse_count, default=20, metavar="N", help="the N largest processes (default 20; 0: all)")
     p.add_argument("--sort", choices=SORT_KEYS, default="pss", help="process sort key (default pss)")
     p.add_argument("--by", choices=("user", "command", "cgroup"), help="aggregate processes")
     p.add_argument("--pid", type=parse_pid, action="append", metavar="PID", help="only this process (repeatable)")

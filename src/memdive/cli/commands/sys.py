@@ -16,6 +16,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ...errors import InvalidInput
     from ...overview import system
 
     # The renderer is loaded before system() waits for the process scan the command line started,
@@ -27,7 +28,11 @@ def run(args) -> int:
         from ...report.tables import console
 
         c = console()
-    s = system(top=max(0, args.top), interval=max(0.0, args.interval))
+    if args.top < 0:
+        raise InvalidInput(f"--top must be 0 or more, not {args.top}")
+    if not 0.0 <= args.interval < float("inf"):       # also refuses nan: inf would overflow the sleep
+        raise InvalidInput(f"--interval must be a finite number of seconds >= 0, not {args.interval}")
+    s = system(top=args.top, interval=args.interval)
     if args.json:
         emit_json(s)
         return 0

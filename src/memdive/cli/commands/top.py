@@ -13,14 +13,14 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_pid
+    from ..common import parse_pid, parse_positive, parse_seconds
 
     p.add_argument("pattern", nargs="?", help="only processes whose command or user matches this regex")
-    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="refresh every S seconds (default 2)")
+    p.add_argument("--interval", type=parse_seconds, default=2.0, metavar="S", help="refresh every S seconds (default 2)")
     p.add_argument("--sort", choices=("pss", "uss", "rss", "swap", "faults", "cpu"), default="pss",
                    help="initial sort (default pss)")
     p.add_argument("--pid", type=parse_pid, action="append", metavar="PID", help="only this process (repeatable)")
-    p.add_argument("--limit", type=int, default=150, metavar="N", help="rows kept in the table (default 150)")
+    p.add_argument("--limit", type=parse_positive, default=150, metavar="N", help="rows kept in the table (default 150)")
     p.add_argument("--once", action="store_true",
                    help="print two samples' worth (rates need two) as a table and exit, no full-screen view")
 

@@ -36,6 +36,7 @@ def add_arguments(p) -> None:
 
 
 def _report_parser() -> argparse.ArgumentParser:
+    from ..common import parse_count
     from ..parser import _Parser  # the CLI's parser: usage errors exit 2 with one line
 
     rp = _Parser(prog="memdive trace report", add_help=True)
@@ -44,7 +45,7 @@ def _report_parser() -> argparse.ArgumentParser:
     rp.add_argument("--flame-of", choices=("peak", "leaked", "allocated"), default="peak",
                     help="what the flame graph weighs (default: bytes live at peak)")
     rp.add_argument("--timeline", metavar="OUT", help="heap in use over time beside RSS (.png or .html)")
-    rp.add_argument("--top", type=int, default=10, help="call sites per table (default 10)")
+    rp.add_argument("--top", type=parse_count, default=10, help="call sites per table (default 10)")
     rp.add_argument("--stacks", action="store_true", help="print the full stack of each top call site")
     rp.add_argument("--json", action="store_true", help="print JSON")
     return rp

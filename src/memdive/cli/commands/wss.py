@@ -21,13 +21,13 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
-    from ..common import parse_pid
+    from ..common import parse_count, parse_pid, parse_positive, parse_seconds
 
     p.add_argument("pid", type=parse_pid, help="process ID")
-    p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds per sample (default 1)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: 5 samples)")
-    p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N samples")
-    p.add_argument("--regions", type=int, default=5, metavar="N", help="top N mappings per sample (0: none)")
+    p.add_argument("--interval", type=parse_seconds, default=1.0, metavar="S", help="seconds per sample (default 1)")
+    p.add_argument("--duration", type=parse_seconds, default=None, metavar="S", help="stop after S seconds (default: 5 samples)")
+    p.add_argument("--count", type=parse_positive, default=None, metavar="N", help="stop after N samples")
+    p.add_argument("--regions", type=parse_count, default=5, metavar="N", help="top N mappings per sample (0: none)")
     p.add_argument("--method", choices=("auto", "referenced", "idle"), default="auto",
                    help="accessed set by clear_refs + Referenced, or the idle page bitmap (default: auto)")
     p.add_argument("--yes", action="store_true", help="allow resetting the target's referenced bits (see above)")
