@@ -56,9 +56,15 @@ def test_usage_errors_are_one_line(memdive_cli, args):
     ("numa", "--watch", "1", "--count", "-3"),
     ("exporter", "--once", "--interval", "inf"),
     ("alloc", "compare", "--timeout", "-1", "--", "true"),
-    ("cache", "/", "--top", "-1"),
+    ("cache", "/etc/hostname", "--top", "-1"),
     ("pages", "1", "--top", "-1"),
     ("bench", "latency", "--quick", "--repeats", "0"),
 ])
 def test_out_of_range_numbers_are_usage_errors(memdive_cli, sleeper, args):
     _one_line(memdive_cli(*[str(sleeper) if a == "PID" else a for a in args]), 2)
+
+
+@pytest.mark.parametrize("addr", ["ffffffffffffffff", "800000000000", "1ffffffffffffffffff", "-1"])
+def test_phys_address_outside_user_space(memdive_cli, sleeper, addr):
+    # was: IndexError (pagemap ends at TASK_SIZE), OverflowError (pread offset), EINVAL blamed on ptrace
+    _one_line(memdive_cli("phys", str(sleeper), "--", addr), 2)
