@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+from ..conftest import requires_root
+
 
 @pytest.fixture
 def sleeper():
@@ -68,3 +70,41 @@ def test_out_of_range_numbers_are_usage_errors(memdive_cli, sleeper, args):
 def test_phys_address_outside_user_space(memdive_cli, sleeper, addr):
     # was: IndexError (pagemap ends at TASK_SIZE), OverflowError (pread offset), EINVAL blamed on ptrace
     _one_line(memdive_cli("phys", str(sleeper), "--", addr), 2)
+
+
+@pytest.fixture
+def shared_recordings():
+    """A recording readable by its owner only and one readable by all, in a directory other users can
+    enter but not write (as under /tmp of another user)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from memdive.kernel.root import KernelRoot
+    from memdive.monitor.sampler import Sampler
+    from memdive.record import Recorder
+
+    d = Path(tempfile.mkdtemp(prefix="memdive-rec-", dir="/tmp"))
+    d.chmod(0o755)
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "monitor-basic"
+    private, public = d / "private.db", d / "public.db"
+    with Sampler(KernelRoot.at(str(fix))) as s, Recorder(str(private), interval=1.0) as rec:
+        rec.write(s.sample())
+    shutil.copy(private, public)
+    private.chmod(0o600)
+    public.chmod(0o644)
+    yield str(private), str(public)
+    shutil.rmtree(d)
+
+
+@requires_root
+def test_recordings_of_another_user(memdive_cli, shared_recordings):
+    private, public = shared_recordings
+    # was: PermissionError tracebacks, and 'corrupt recording (attempt to write a readonly database)'
+    for args in (("replay", private), ("plot", private, "-o", "/tmp/never.png"),
+                 ("record", "-o", private, "--append", "--duration", "0")):
+        _one_line(memdive_cli(*args, user="nobody"), 1, "permission denied reading", "owner")
+    _one_line(memdive_cli("record", "-o", public, "--append", "--duration", "0", user="nobody"), 1,
+              "permission denied writing")
+    out = memdive_cli("replay", public, "--info", user="nobody")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr

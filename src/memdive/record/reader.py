@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from ..errors import InvalidInput, MemdiveError
+from ..errors import AccessDenied, InvalidInput, MemdiveError
 from .schema import APPLICATION_ID, MEMINFO_COLUMNS, PROC_SAMPLE_COLUMNS, PSI_COLUMNS, SCHEMA_VERSION
 
 
@@ -38,13 +38,25 @@ class Recording:
             raise InvalidInput(f"{path} is a directory, not a recording", path=path)
         if os.path.getsize(path) == 0:
             raise RecordingError(f"{path} is empty: not a memdive recording", path=path)
-        with open(path, "rb") as f:
-            head = f.read(16)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(16)
+        except PermissionError:
+            raise AccessDenied(f"permission denied reading {path}", path=path,
+                               hint="recordings are readable by their owner only: run as that user (or root)"
+                               ) from None
+        except OSError as e:
+            raise MemdiveError(f"{path}: {e.strerror}", path=path) from None
         if head != b"SQLite format 3\x00":
             raise RecordingError(f"{path} is not a memdive recording (not an SQLite database)", path=path,
                                  hint="record one with `memdive record -o FILE.db`")
         writable = os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
         uri = "file:" + os.path.abspath(path) + ("?mode=rw" if writable else "?mode=ro")
+        if not writable and not os.path.exists(path + "-wal"):
+            # A WAL database opened read-only still wants to create its -shm file; without write access
+            # SQLite says "attempt to write a readonly database". No -wal file: no writer is active, so
+            # the file cannot change under us and may be opened immutable.
+            uri += "&immutable=1"
         try:
             self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             app = self.db.execute("PRAGMA application_id").fetchone()[0]

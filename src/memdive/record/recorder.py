@@ -6,7 +6,7 @@ import os
 import sqlite3
 from typing import Self
 
-from ..errors import InvalidInput, MemdiveError
+from ..errors import AccessDenied, InvalidInput, MemdiveError
 from ..models.monitor import Snapshot
 from .schema import APPLICATION_ID, DDL, MEMINFO_COLUMNS, PROC_SAMPLE_COLUMNS, PSI_COLUMNS, SCHEMA_VERSION
 
@@ -48,6 +48,9 @@ class Recorder:
             from .reader import Recording
 
             Recording(path).close()          # validates: a memdive recording of a schema we write
+            if not os.access(path, os.W_OK):
+                raise AccessDenied(f"permission denied writing {path}", path=path,
+                                   hint="append as the recording's owner (or root), or record into a new file")
         if not exists:
             # Command lines can hold secrets: the recording is readable by its owner only.
             try:
