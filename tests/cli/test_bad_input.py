@@ -108,3 +108,13 @@ def test_recordings_of_another_user(memdive_cli, shared_recordings):
               "permission denied writing")
     out = memdive_cli("replay", public, "--info", user="nobody")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+
+
+def test_replay_bad_times_and_export_targets(memdive_cli, shared_recordings):
+    _, rec = shared_recordings
+    # was: ValueError traceback (hour must be in 0..23), FileExistsError traceback
+    _one_line(memdive_cli("replay", rec, "--at", "25:99"), 2, "not a time of day")
+    _one_line(memdive_cli("replay", rec, "--csv", "/etc/hostname"), 2, "not a directory")
+    # was: "argument --at: expected one argument" for the documented `--at -10s`
+    out = memdive_cli("replay", rec, "--at", "-10s", "--json")
+    assert out.returncode == 0 and out.stderr == "", out.stderr

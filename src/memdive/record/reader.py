@@ -147,6 +147,8 @@ class Recording:
         m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?", text.strip())
         if m:
             t = first
+            if int(m.group(1)) > 23 or int(m.group(2)) > 59 or float(m.group(3) or 0) >= 60:
+                raise InvalidInput(f"not a time of day: {text!r} (HH:MM[:SS], 00:00 to 23:59:59)")
             for base in (first, last):
                 day = dt.datetime.fromtimestamp(base).replace(hour=int(m.group(1)), minute=int(m.group(2)),
                                                                second=0, microsecond=0)
@@ -293,7 +295,7 @@ class Recording:
         """One CSV per table (samples, system, vmstat, processes) in outdir; returns the paths."""
         import csv
 
-        os.makedirs(outdir, exist_ok=True)
+        _make_outdir(outdir)
         paths = []
         for name in self.EXPORT_QUERIES:
             cols, cur = self._table(name)
@@ -322,13 +324,29 @@ class Recording:
         except ImportError:
             raise InvalidInput("Parquet export needs pyarrow, which is not installed",
                                hint="pip install pyarrow, or export CSV with --csv") from None
-        os.makedirs(outdir, exist_ok=True)
+        _make_outdir(outdir)
         paths = []
         for name in self.EXPORT_QUERIES:
             cols, cur = self._table(name)
             rows = cur.fetchall()
             table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
             path = os.path.join(outdir, f"{name}.parquet")
-            pq.write_table(table, path)
+            try:
+                pq.write_table(table, path)
+            except OSError as e:
+                raise MemdiveError(f"{path}: {e.strerror or e}", path=path) from None
             paths.append(path)
         return paths
+
+
+def _make_outdir(outdir: str) -> None:
+    """The export directory, created if missing; a file in its place or a refusal is a one-line error."""
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except FileExistsError:
+        raise InvalidInput(f"{outdir} exists and is not a directory", path=outdir,
+                           hint="--csv/--parquet take a directory to write the tables into") from None
+    except PermissionError:
+        raise AccessDenied(f"permission denied creating {outdir}", path=outdir) from None
+    except OSError as e:
+        raise MemdiveError(f"{outdir}: cannot create the directory: {e.strerror}", path=outdir) from None

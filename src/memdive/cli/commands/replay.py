@@ -10,9 +10,14 @@ from __future__ import annotations
 
 
 def add_arguments(p) -> None:
+    import re
+
     from ...ps import SORT_KEYS
     from ..common import parse_count, parse_pid
 
+    # `--at -10s` (documented): argparse takes any '-x' word for an option unless it looks like a
+    # negative number; teach this parser that -10s / -2m / -1.5h are values.
+    p._negative_number_matcher = re.compile(r"^-\d*\.?\d+[smh]?$")
     p.add_argument("file", metavar="FILE.db", help="a recording made by `memdive record`")
     p.add_argument("--at", metavar="TIME", help="which moment (default: the last sample)")
     p.add_argument("--top", type=parse_count, default=20, metavar="N", help="the N largest processes (default 20; 0: all)")
