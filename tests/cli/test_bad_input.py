@@ -118,3 +118,8 @@ def test_replay_bad_times_and_export_targets(memdive_cli, shared_recordings):
     # was: "argument --at: expected one argument" for the documented `--at -10s`
     out = memdive_cli("replay", rec, "--at", "-10s", "--json")
     assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
+def test_bench_plot_into_a_missing_directory_is_refused_before_running(memdive_cli):
+    # was: the benchmark ran, then FileNotFoundError from savefig
+    _one_line(memdive_cli("bench", "latency", "--quick", "--plot", "/nonexistent-dir/x.png"), 2, "does not exist")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import InvalidInput
 from ..models.bench import (
     BandwidthResult,
     BenchEnv,
@@ -260,8 +261,6 @@ def plot(result: Any, path: str) -> str:
     bw = result if isinstance(result, BandwidthResult) else getattr(result, "bandwidth", None)
     panels = [p for p in (lat, bw) if p is not None]
     if not panels:
-        from ..errors import InvalidInput
-
         raise InvalidInput("--plot draws the latency curve and bandwidth by threads: run latency, bandwidth "
                            "or the summary")
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
@@ -312,6 +311,10 @@ def plot(result: Any, path: str) -> str:
     assert first is not None
     fig.suptitle(env_line(first.env)[:140], fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.savefig(path)
+    except OSError as e:
+        raise InvalidInput(f"cannot write {path}: {e.strerror}", path=path) from None
+    finally:
+        plt.close(fig)
     return path

@@ -46,6 +46,16 @@ def _run(args):
     r = args.repeats
     if args.plot and not args.plot.lower().endswith((".png", ".svg", ".pdf")):
         raise InvalidInput(f"--plot {args.plot!r}: the file name must end in .png or .svg")
+    if args.plot:    # checked before the benchmark runs, not after minutes of it
+        import os
+
+        d = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(d):
+            raise InvalidInput(f"--plot {args.plot!r}: directory {d} does not exist")
+        if not os.access(d, os.W_OK):
+            from ...errors import AccessDenied
+
+            raise AccessDenied(f"--plot {args.plot!r}: permission denied writing in {d}", path=d)
     name = args.name
     if name == "summary":
         return bench.summary(quick=q, pages=args.pages, size=args.size, threads=args.threads)
