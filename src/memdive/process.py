@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import NoSuchProcess
+from .errors import InvalidInput, NoSuchProcess, ZombieProcess
 from .kernel import procfs
 from .kernel.root import KernelRoot, resolve
 from .models.process import Mapping, Rollup, Stat, Status
@@ -95,3 +95,17 @@ class Process:
         from .maps import summarize
 
         return summarize(self.maps(), exe=self.exe())
+
+
+def require_address_space(pid: int, has_mappings: bool, root: KernelRoot | None = None, what: str = "") -> None:
+    """For a view of a process's memory: its maps read empty means it has none to show. A zombie raises
+    ZombieProcess (exit 1, as for smaps); a kernel thread is the wrong kind of PID for the command
+    (InvalidInput: never an empty table or zeros); a process gone meanwhile raises NoSuchProcess."""
+    if has_mappings:
+        return
+    st = procfs.read_stat(pid, resolve(root))          # NoSuchProcess if it has gone meanwhile
+    if st.state in ("Z", "X"):
+        raise ZombieProcess(f"process {pid} is a zombie: it has no address space left", pid=pid)
+    if st.is_kernel_thread:
+        raise InvalidInput(f"process {pid} has no user address space (a kernel thread){what}", pid=pid)
+    raise NoSuchProcess(f"process {pid} is exiting: its address space is gone", pid=pid)

@@ -123,3 +123,50 @@ def test_replay_bad_times_and_export_targets(memdive_cli, shared_recordings):
 def test_bench_plot_into_a_missing_directory_is_refused_before_running(memdive_cli):
     # was: the benchmark ran, then FileNotFoundError from savefig
     _one_line(memdive_cli("bench", "latency", "--quick", "--plot", "/nonexistent-dir/x.png"), 2, "does not exist")
+
+
+def _kernel_thread() -> int:
+    from memdive.errors import MemdiveError
+    from memdive.kernel import procfs
+    from memdive.kernel.io import list_pids
+
+    for p in list_pids("/proc"):
+        try:
+            if procfs.read_stat(p).is_kernel_thread:
+                return p
+        except MemdiveError:     # gone, or not readable
+            continue
+    pytest.skip("no kernel thread visible in this PID namespace")
+
+
+@pytest.mark.parametrize("args", [("maps",), ("maps", "--layout"), ("thp",), ("numa",), ("numa", "show")])
+def test_kernel_thread_is_refused_not_shown_empty(memdive_cli, args):
+    # was: exit 0 with an empty table, or zeros ("anonymous 0B", "Total 0B"), as if it had no memory
+    pid = str(_kernel_thread())
+    argv = [*args, pid] if args[-1] == "show" else [args[0], pid, *args[1:]]
+    _one_line(memdive_cli(*argv), 2, "no user address space (a kernel thread)")
+
+
+@pytest.fixture
+def zombie():
+    """A zombie of our own: a shell whose background child has exited, exec'd into a sleep that never reaps."""
+    import time
+    from pathlib import Path
+
+    p = subprocess.Popen(["sh", "-c", "sleep 0 & exec sleep 60"])
+    for _ in range(200):
+        kids = [int(k) for k in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+        if kids and Path(f"/proc/{kids[0]}/stat").read_text().rsplit(") ", 1)[1][0] == "Z":
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("no zombie appeared")
+    yield kids[0]
+    p.kill()       # the zombie is reaped by init with its parent gone
+    p.wait()
+
+
+@pytest.mark.parametrize("args", [("pages",), ("phys", "1000"), ("wss", "--yes", "--count", "1", "--interval", "0.1")])
+def test_zombie_is_a_zombie_error(memdive_cli, zombie, args):
+    # was: exit 2 'has no user address space (a zombie)', as if the PID were a usage error
+    _one_line(memdive_cli(args[0], str(zombie), *args[1:]), 1, "zombie")

@@ -148,8 +148,11 @@ def thp_process(pid: int, root: KernelRoot | None = None) -> ThpProcess:
     from ..process import Process
 
     r = resolve(root)
+    from ..process import require_address_space
+
     proc = Process(pid, r)
     maps = proc.maps()
+    require_address_space(pid, bool(maps), r)
     status = proc.status()
     exe = procfs.read_exe(pid, r) if hasattr(procfs, "read_exe") else None
     settings = kthp.read_thp_settings(r)

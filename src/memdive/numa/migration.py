@@ -44,6 +44,10 @@ def migrate(pid: int, to: int, from_nodes=None, *, method: str = "move_pages", m
             raise InvalidInput(f"NUMA node {f} does not exist")
     if method not in ("move_pages", "migrate_pages"):
         raise InvalidInput(f"unknown migration method {method!r} (move_pages or migrate_pages)")
+    from ..kernel import procfs
+    from ..process import require_address_space
+
+    require_address_space(pid, bool(procfs.read_maps(pid, r)), r, ": no pages to move")
     t0 = time.perf_counter()
     before: dict[int, int] = {}
     after: dict[int, int] = {}

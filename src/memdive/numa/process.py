@@ -16,6 +16,10 @@ def placement(pid: int, root: KernelRoot | None = None) -> ProcessPlacement:
     r = resolve(root)
     st = procfs.read_stat(pid, r)
     maps = knuma.read_numa_maps_joined(pid, r)
+    if not maps:
+        from ..process import require_address_space
+
+        require_address_space(pid, False, r)
     status = procfs.read_status(pid, r)
     if procfs.read_stat(pid, r).starttime_ticks != st.starttime_ticks:
         raise NoSuchProcess(f"process {pid} exited and its PID was reused", pid=pid)

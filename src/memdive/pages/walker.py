@@ -299,11 +299,10 @@ class _KpageJoin:
 
 def _user_maps(pid: int, r: KernelRoot) -> list[Mapping]:
     """The process's mappings; a process without a user address space is an error that says so."""
+    from ..process import require_address_space
+
     maps = procfs.read_maps(pid, r)
-    if not maps:
-        st = procfs.read_stat(pid, r)        # NoSuchProcess if it has gone meanwhile
-        what = "a zombie" if st.state in ("Z", "X") else "a kernel thread" if st.is_kernel_thread else "exiting"
-        raise InvalidInput(f"process {pid} has no user address space ({what}): no pages to walk", pid=pid)
+    require_address_space(pid, bool(maps), r, ": no pages to walk")
     return maps
 
 

@@ -145,8 +145,9 @@ class IdleTracker:
         data = pc.read_pid_file_at(self.dirfd, "maps", self.pid)
         maps = [m for m in parse_maps(data, f"/proc/{self.pid}/maps") if m.start < USER_END]
         if not maps:
-            raise InvalidInput(f"process {self.pid} has no user address space (a kernel thread or a zombie)",
-                               pid=self.pid)
+            from ..process import require_address_space
+
+            require_address_space(self.pid, False, self.root)
         vp, pf, ri = [], [], []
         for i, m in enumerate(maps):
             for first, e in _present_entries(self.pagemap, m.start // self.page, (m.end - m.start) // self.page,
@@ -262,7 +263,9 @@ def sample(pid: int, *, interval: float = 1.0, duration: float | None = None, co
 
         exe = read_exe(pid, r)
         if not pc.read_pid_file_at(dirfd, "maps", pid):
-            raise InvalidInput(f"process {pid} has no user address space (a kernel thread or a zombie)", pid=pid)
+            from ..process import require_address_space
+
+            require_address_space(pid, False, r)
         if chosen == "idle":
             tracker = IdleTracker(pid, r, dirfd=dirfd)
         t0 = time.monotonic()

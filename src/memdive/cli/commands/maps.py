@@ -25,10 +25,11 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ...maps import layout, select, summarize
-    from ...process import Process
+    from ...process import Process, require_address_space
 
     proc = Process(args.pid)
     snap = proc.snapshot()
+    require_address_space(args.pid, bool(snap.mappings), what=": no mappings to show")
     maps = select(snap.mappings, kinds=set(args.kind) if args.kind else None, min_bytes=args.min,
                   sort=args.sort, exe=snap.exe)
     summary = summarize(snap.mappings, exe=snap.exe)
