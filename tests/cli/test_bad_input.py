@@ -170,3 +170,22 @@ def zombie():
 def test_zombie_is_a_zombie_error(memdive_cli, zombie, args):
     # was: exit 2 'has no user address space (a zombie)', as if the PID were a usage error
     _one_line(memdive_cli(args[0], str(zombie), *args[1:]), 1, "zombie")
+
+
+@requires_root
+def test_cache_says_which_directories_it_could_not_read(memdive_cli):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    d = Path(tempfile.mkdtemp(prefix="memdive-cache-", dir="/tmp"))
+    try:
+        d.chmod(0o755)
+        (d / "locked").mkdir(mode=0o700)
+        (d / "locked" / "f").write_bytes(b"x" * 4096)
+        # was: "0 files ... 0/0 pages" with nothing said: os.walk dropped the unreadable directory
+        out = memdive_cli("cache", str(d), user="nobody")
+        assert out.returncode == 0, out.stderr
+        assert "1 directories could not be read" in out.stdout and "locked: Permission denied" in out.stdout
+    finally:
+        shutil.rmtree(d)

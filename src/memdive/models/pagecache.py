@@ -15,9 +15,10 @@ FileCache = namedtuple(
      "recently_evicted_pages", "method", "error"),
     defaults=(None, None, None, None, "cachestat", None))
 
-# Files measured and totals. skipped: entries that are not regular files; action: "touch", "evict", "lock".
+# Files measured and totals. skipped: entries that are not regular files; action: "touch", "evict", "lock";
+# unreadable_dirs: directories the walk could not list (their files are not counted).
 CacheReport = namedtuple(
     "CacheReport",
     ("files", "page_size_bytes", "total_pages", "cached_pages", "dirty_pages", "unknown_files", "skipped",
-     "action", "elapsed_seconds"),
-    defaults=(None, 0.0))
+     "action", "elapsed_seconds", "unreadable_dirs"),
+    defaults=(None, 0.0, ()))

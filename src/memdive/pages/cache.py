@@ -38,9 +38,14 @@ class Locked:
         self.maps = []
 
 
-def iter_files(paths: list[str], recursive: bool = True):
+def iter_files(paths: list[str], recursive: bool = True, unreadable: list[str] | None = None):
     """(path, stat) of every regular file under `paths` (symlinks to files followed at the top level
-    only; directory trees walked without following links). Non-regular entries yield (path, None)."""
+    only; directory trees walked without following links). Non-regular entries yield (path, None);
+    directories that cannot be listed are appended to `unreadable` (never silently left out)."""
+    def _onerror(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(f"{exc.filename}: {exc.strerror}")
+
     for p in paths:
         try:
             st = os.stat(p)
@@ -50,7 +55,7 @@ def iter_files(paths: list[str], recursive: bool = True):
             if not recursive:
                 yield p, None
                 continue
-            for d, dirs, names in os.walk(p, onerror=None):
+            for d, dirs, names in os.walk(p, onerror=_onerror):
                 dirs.sort()
                 for n in sorted(names):
                     fp = os.path.join(d, n)
@@ -105,7 +110,8 @@ def files(paths: list[str], *, action: str | None = None, method: str = "auto", 
     t0 = time.perf_counter()
     out: list[FileCache] = []
     skipped = 0
-    for path, st in iter_files(paths, recursive):
+    unreadable: list[str] = []
+    for path, st in iter_files(paths, recursive, unreadable):
         if st is None:
             skipped += 1
             continue
@@ -139,4 +145,5 @@ def files(paths: list[str], *, action: str | None = None, method: str = "auto", 
     return CacheReport(files=out, page_size_bytes=PAGE_SIZE, total_pages=sum(f.total_pages for f in out),
                        cached_pages=sum(f.cached_pages or 0 for f in known),
                        dirty_pages=sum(dirty) if dirty else None, unknown_files=len(out) - len(known),
-                       skipped=skipped, action=action, elapsed_seconds=time.perf_counter() - t0)
+                       skipped=skipped, action=action, elapsed_seconds=time.perf_counter() - t0,
+                       unreadable_dirs=tuple(unreadable))

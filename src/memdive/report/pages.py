@@ -151,6 +151,10 @@ def cache_summary(rep: CacheReport) -> str:
             hint = f"\nhint: {UNKNOWN_HINT}"
     if rep.skipped:
         s += f"; {rep.skipped} non-regular entries skipped"
+    if rep.unreadable_dirs:
+        s += (f"; {len(rep.unreadable_dirs)} directories could not be read, their files not counted "
+              f"({rep.unreadable_dirs[0]}{', ...' if len(rep.unreadable_dirs) > 1 else ''}; root or their "
+              f"owner can read them)")
     return s + f"; {rep.elapsed_seconds * 1e3:.1f} ms" + hint
 
 
