@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 
@@ -58,6 +57,8 @@ def parse_positive(text: str) -> int:
 
 
 def _seconds(text: str, zero_ok: bool) -> float:
+    import math   # here, not at the top: this module is on `ps`'s startup path
+
     try:
         s = float(text)
     except ValueError:

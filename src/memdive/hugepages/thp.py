@@ -145,11 +145,9 @@ def _free_huge_blocks(order: int, root: KernelRoot) -> int | None:
 def thp_process(pid: int, root: KernelRoot | None = None) -> ThpProcess:
     """Every mapping of PID with AnonHugePages/ShmemPmdMapped/FilePmdMapped/THPeligible, and a reason for
     each candidate region without huge pages."""
-    from ..process import Process
+    from ..process import Process, require_address_space
 
     r = resolve(root)
-    from ..process import require_address_space
-
     proc = Process(pid, r)
     maps = proc.maps()
     require_address_space(pid, bool(maps), r)
