@@ -57,7 +57,7 @@ def parse_positive(text: str) -> int:
 
 
 def _seconds(text: str, zero_ok: bool) -> float:
-    import math   # here, not at the top: this module is on `ps`'s startup path
+    import math  # here, not at the top: this module is on `ps`'s startup path
 
     try:
         s = float(text)
