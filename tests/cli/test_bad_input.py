@@ -189,3 +189,39 @@ def test_cache_says_which_directories_it_could_not_read(memdive_cli):
         assert "1 directories could not be read" in out.stdout and "locked: Permission denied" in out.stdout
     finally:
         shutil.rmtree(d)
+
+
+def _gone_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_top_of_a_pid_that_is_not_there_says_so(memdive_cli):
+    """Not an empty table with exit 0: `record --pid` already refused, `top` now does too."""
+    gone = _gone_pid()
+    _one_line(memdive_cli("top", "--once", "--pid", str(gone)), 1, f"no such process: {gone}")
+    _one_line(memdive_cli("record", "-o", "/tmp/never-written.db", "--pid", str(gone)), 1, "no such process")
+
+
+def test_record_into_a_directory_names_the_problem(memdive_cli, tmp_path):
+    out = memdive_cli("record", "-o", str(tmp_path), "--duration", "0.1")
+    _one_line(out, 2, "is a directory", "FILE.db")
+    assert "--force" not in out.stderr
+
+
+def test_alloc_compare_with_a_missing_library_names_the_file(memdive_cli, tmp_path):
+    missing = str(tmp_path / "nope.so")
+    out = memdive_cli("alloc", "compare", "--allocators", f"x={missing}", "--", "true")
+    _one_line(out, 1, f"no such file: {missing}")
+    assert "apt-get" not in out.stderr
+
+
+@requires_root
+def test_cache_behind_an_unsearchable_directory_is_access_denied(memdive_cli, tmp_path):
+    d = tmp_path / "shut"
+    d.mkdir()
+    (d / "f").write_bytes(b"x")
+    d.chmod(0o700)
+    tmp_path.chmod(0o755)
+    _one_line(memdive_cli("cache", str(d / "f"), user="nobody"), 1, "Permission denied", "root")

@@ -191,8 +191,11 @@ def compare(argv, allocators: list[str] | None = None, repeat: int = 3, *, timeo
     present = [a for a in infos if a.present]
     missing = tuple(a for a in infos if not a.present)
     if not present:
+        given = [a.library for a in missing if a.package == "(given path)"]
+        packages = [a.package for a in missing if a.package != "(given path)"]
         raise MemdiveError("none of the asked allocators is installed",
-                           hint="apt-get install " + " ".join(a.package for a in missing))
+                           hint="; ".join(([f"no such file: {', '.join(map(str, given))}"] if given else [])
+                                          + ([f"apt-get install {' '.join(packages)}"] if packages else [])))
     try:
         from .. import native
 

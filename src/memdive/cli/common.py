@@ -88,6 +88,23 @@ def parse_range(text: str) -> tuple[int, int]:
     return a, b
 
 
+def require_pids(pids: list[int] | None) -> None:
+    """NoSuchProcess naming every asked PID that does not exist (a watch of no process is a typo)."""
+    if not pids:
+        return
+    from ..errors import NoSuchProcess
+    from ..kernel.procfs import read_stat
+
+    missing = []
+    for p in pids:
+        try:
+            read_stat(p)
+        except NoSuchProcess:
+            missing.append(p)
+    if missing:
+        raise NoSuchProcess(f"no such process: {', '.join(map(str, missing))}", pid=missing[0])
+
+
 def emit_json(obj, plain: bool = False) -> None:
     """Print obj as JSON; `plain`: obj is already made of dicts, lists and scalars (no records to convert)."""
     if plain:

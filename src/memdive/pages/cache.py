@@ -14,7 +14,7 @@ import os
 import stat as _stat
 import time
 
-from ..errors import InvalidInput, KernelFeatureMissing, MemdiveError
+from ..errors import AccessDenied, InvalidInput, KernelFeatureMissing, MemdiveError
 from ..kernel import pagecache as pc
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -49,6 +49,9 @@ def iter_files(paths: list[str], recursive: bool = True, unreadable: list[str] |
     for p in paths:
         try:
             st = os.stat(p)
+        except PermissionError as exc:   # a directory on the way may not be searched: root can
+            raise AccessDenied(f"{p}: {exc.strerror}", path=p,
+                               hint="a directory on the path is not searchable by this user: run as root") from None
         except OSError as exc:
             raise InvalidInput(f"{p}: {exc.strerror}", path=p) from None
         if _stat.S_ISDIR(st.st_mode):

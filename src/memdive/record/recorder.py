@@ -33,6 +33,8 @@ class Recorder:
     def __init__(self, path: str, *, interval: float = 1.0, append: bool = False, overwrite: bool = False,
                  meta: dict[str, str] | None = None):
         self.path = path
+        if os.path.isdir(path):
+            raise InvalidInput(f"{path} is a directory", path=path, hint="give the recording's file name: -o DIR/FILE.db")
         exists = os.path.exists(path) and os.path.getsize(path) > 0
         if exists and not (append or overwrite):
             raise InvalidInput(f"{path} exists", path=path,

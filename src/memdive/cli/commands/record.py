@@ -38,18 +38,9 @@ def run(args) -> int:
         raise InvalidInput("--interval must be > 0")
     if args.duration is not None and args.duration < 0:
         raise InvalidInput("--duration must be >= 0")
-    if args.pid:
-        from ...errors import NoSuchProcess
-        from ...kernel.procfs import read_stat
+    from ..common import require_pids
 
-        missing = []
-        for p in args.pid:
-            try:
-                read_stat(p)
-            except NoSuchProcess:
-                missing.append(p)
-        if missing:
-            raise NoSuchProcess(f"no such process: {', '.join(map(str, missing))}", pid=missing[0])
+    require_pids(args.pid)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     t0 = time.monotonic()

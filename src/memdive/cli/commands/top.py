@@ -37,6 +37,9 @@ def run(args) -> int:
             re.compile(args.pattern)
         except re.error as e:
             raise InvalidInput(f"bad pattern {args.pattern!r}: {e}") from None
+    from ..common import require_pids
+
+    require_pids(args.pid)        # --pid of a process that is not there: say so, not an empty table
     if args.once or args.json:
         return _once(args)
     import sys
