@@ -225,3 +225,17 @@ def test_cache_behind_an_unsearchable_directory_is_access_denied(memdive_cli, tm
     d.chmod(0o700)
     tmp_path.chmod(0o755)
     _one_line(memdive_cli("cache", str(d / "f"), user="nobody"), 1, "Permission denied", "root")
+
+
+def test_trace_heap_of_a_zombie_says_zombie(memdive_cli):
+    import time
+
+    z = subprocess.Popen(["true"])             # exits at once; not reaped until wait(): a zombie
+    try:
+        deadline = time.monotonic() + 10
+        while open(f"/proc/{z.pid}/stat", "rb").read().rsplit(b") ", 1)[1][:1] != b"Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        _one_line(memdive_cli("trace", "heap", str(z.pid)), 1, "zombie")
+    finally:
+        z.wait()

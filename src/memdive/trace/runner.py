@@ -202,7 +202,12 @@ def request_heap_state(pid: int, sig: int = int(signal.SIGUSR2)) -> None:
 
     fd = L.pidfd_open(pid)            # pins the process: the check and the signal reach the same one
     try:
-        if not any("libmemdive_shim" in (m.name or "") for m in read_maps(pid)):
+        maps = read_maps(pid)
+        if not maps:                  # a zombie or a kernel thread: say which, not "not traced"
+            from ..process import require_address_space
+
+            require_address_space(pid, False, what=": nothing to trace")
+        if not any("libmemdive_shim" in (m.name or "") for m in maps):
             raise InvalidInput(f"process {pid} is not running under memdive trace (no libmemdive_shim mapped)",
                                pid=pid, hint="start it with: memdive trace -o FILE -- CMD")
         # the shim catches the signal only while it records (not in untraced children, not if the program
