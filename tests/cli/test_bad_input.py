@@ -227,13 +227,18 @@ def test_cache_behind_an_unsearchable_directory_is_access_denied(memdive_cli, tm
     _one_line(memdive_cli("cache", str(d / "f"), user="nobody"), 1, "Permission denied", "root")
 
 
+def _state(pid: int) -> bytes:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b") ", 1)[1][:1]
+
+
 def test_trace_heap_of_a_zombie_says_zombie(memdive_cli):
     import time
 
     z = subprocess.Popen(["true"])             # exits at once; not reaped until wait(): a zombie
     try:
         deadline = time.monotonic() + 10
-        while open(f"/proc/{z.pid}/stat", "rb").read().rsplit(b") ", 1)[1][:1] != b"Z":
+        while _state(z.pid) != b"Z":
             assert time.monotonic() < deadline
             time.sleep(0.01)
         _one_line(memdive_cli("trace", "heap", str(z.pid)), 1, "zombie")
