@@ -129,9 +129,10 @@ class PlainText:
     """Pre-laid-out table text that rich prints line by line: bold `bold` lines, each line cut to the
     console's width with "…" (as rich cuts a table's last column), no wrapping, no markup."""
 
-    def __init__(self, text: str, bold: Iterable[int] = ()):
+    def __init__(self, text: str, bold: Iterable[int] = (), title: str | None = None):
         self.text = text
         self.bold = frozenset(bold)
+        self.title = title          # a table's title (its first line), as rich.Table.title
 
     def __str__(self) -> str:
         return self.text
@@ -191,7 +192,7 @@ def plain_table(title, columns, rows, right=None, footer=None) -> PlainText:
 
     out = ([title] if title else []) + [fmt(r) for r in allrows]
     first = 1 if title else 0
-    return PlainText("\n".join(out), bold=(first, len(out) - 1) if footer is not None else (first,))
+    return PlainText("\n".join(out), bold=(first, len(out) - 1) if footer is not None else (first,), title=title)
 
 
 def side_by_side(*blocks: PlainText, gap: int = 4) -> PlainText:

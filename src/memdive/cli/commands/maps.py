@@ -41,11 +41,11 @@ def run(args) -> int:
         emit_json(maps_json(args.pid, maps, summary, snap.exe, lay))
         return 0
     from ...report.maps import layout_text, maps_table, summary_tables
-    from ...report.tables import console
+    from ...report.tables import PlainText, console
     from ...report.text import escape, human_bytes
 
-    c = console()
-    c.print(f"[bold]PID {args.pid}[/bold]  {escape(' '.join(snap.cmdline) or snap.stat.comm, 200)}", markup=True)
+    c = console()     # plain text only, unless --layout draws its picture (rich)
+    c.print(PlainText(f"PID {args.pid}  {escape(' '.join(snap.cmdline) or snap.stat.comm, 200)}", bold=(0,)))
     if lay is not None:
         c.print(layout_text(lay))
         if args.summary:
@@ -57,6 +57,6 @@ def run(args) -> int:
         c.print(t)
         c.print()
     t = summary.totals
-    c.print(f"RSS {human_bytes(t.rss_bytes)}  PSS {human_bytes(t.pss_bytes)}  USS {human_bytes(t.uss_bytes)}  "
-            f"Swap {human_bytes(t.swap_bytes)}  SwapPss {human_bytes(t.swap_pss_bytes)}")
+    c.print(PlainText(f"RSS {human_bytes(t.rss_bytes)}  PSS {human_bytes(t.pss_bytes)}  USS {human_bytes(t.uss_bytes)}  "
+                      f"Swap {human_bytes(t.swap_bytes)}  SwapPss {human_bytes(t.swap_pss_bytes)}"))
     return 0
