@@ -149,21 +149,17 @@ def test_kernel_thread_is_refused_not_shown_empty(memdive_cli, args):
 
 @pytest.fixture
 def zombie():
-    """A zombie of our own: a shell whose background child has exited, exec'd into a sleep that never reaps."""
+    """A zombie of our own: a child that has exited and that this test process reaps at the end (not
+    left to init, which in a container may never reap it)."""
     import time
-    from pathlib import Path
 
-    p = subprocess.Popen(["sh", "-c", "sleep 0 & exec sleep 60"])
-    for _ in range(200):
-        kids = [int(k) for k in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
-        if kids and Path(f"/proc/{kids[0]}/stat").read_text().rsplit(") ", 1)[1][0] == "Z":
-            break
+    z = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while _state(z.pid) != b"Z":
+        assert time.monotonic() < deadline, "no zombie appeared"
         time.sleep(0.01)
-    else:
-        pytest.fail("no zombie appeared")
-    yield kids[0]
-    p.kill()       # the zombie is reaped by init with its parent gone
-    p.wait()
+    yield z.pid
+    z.wait()
 
 
 @pytest.mark.parametrize("args", [("pages",), ("phys", "1000"), ("wss", "--yes", "--count", "1", "--interval", "0.1")])
