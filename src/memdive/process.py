@@ -97,13 +97,15 @@ class Process:
         return summarize(self.maps(), exe=self.exe())
 
 
-def require_address_space(pid: int, has_mappings: bool, root: KernelRoot | None = None, what: str = "") -> None:
+def require_address_space(pid: int, has_mappings: bool, root: KernelRoot | None = None, what: str = "",
+                          stat: Stat | None = None) -> None:
     """For a view of a process's memory: its maps read empty means it has none to show. A zombie raises
     ZombieProcess (exit 1, as for smaps); a kernel thread is the wrong kind of PID for the command
-    (InvalidInput: never an empty table or zeros); a process gone meanwhile raises NoSuchProcess."""
+    (InvalidInput: never an empty table or zeros); a process gone meanwhile raises NoSuchProcess.
+    `stat`: the process's stat when the caller has already read it (not read again)."""
     if has_mappings:
         return
-    st = procfs.read_stat(pid, resolve(root))          # NoSuchProcess if it has gone meanwhile
+    st = stat if stat is not None else procfs.read_stat(pid, resolve(root))   # NoSuchProcess if gone
     if st.state in ("Z", "X"):
         raise ZombieProcess(f"process {pid} is a zombie: it has no address space left", pid=pid)
     if st.is_kernel_thread:

@@ -64,7 +64,7 @@ def scan(root: KernelRoot | None = None, *, pids: list[int] | None = None, uid: 
     denied = vanished = 0
     errors: list[str] = []
     r = resolve(root)
-    users, new = _users, tuple.__new__        # ProcessMemory._make, without a check per row
+    new = tuple.__new__        # ProcessMemory._make, without a check per row
     for pid, uid_or_exc, ru, cmd in procfs.scan_rollups(r, pids):
         if ru is None:
             if isinstance(uid_or_exc, NoSuchProcess):
@@ -83,7 +83,7 @@ def scan(root: KernelRoot | None = None, *, pids: list[int] | None = None, uid: 
             vanished += 1
             continue
         out.append(new(ProcessMemory, (
-            pid, owner, users.get(owner) or user_name(owner), " ".join(cmd), ru.rss_bytes or 0, ru.pss_bytes or 0,
+            pid, owner, user_name(owner), " ".join(cmd), ru.rss_bytes or 0, ru.pss_bytes or 0,
             ru.uss_bytes, ru.swap_bytes or 0, ru.swap_pss_bytes, ru.pss_anon_bytes, ru.pss_file_bytes,
             ru.pss_shmem_bytes, cgroup)))
     hint = None

@@ -281,3 +281,23 @@ def test_scan_through_the_c_reader_counts_a_zombie_as_gone(zombie):
 
     assert isinstance(rows[0][1], ZombieProcess) and rows[0][2] is None
     assert all(ru is not None and ru.rss_bytes > 0 for _, _, ru, _ in rows[1:])
+
+
+@pytest.mark.parametrize("header", [b"not a header", b"Rss: 1 kB", b"00400000 no range"])
+def test_a_rollup_without_its_address_range_header_is_malformed_both_ways(tmp_path, header):
+    """The C side checks the header as procfs._is_header does, so both paths report the same ParseError
+    (the Python reads no longer skip the check for a layout already seen)."""
+    root = _fixture_root(tmp_path, 40)
+    pids = procfs.list_pids(root.proc)
+    victim = pids[-1]
+    path = os.path.join(root.proc, str(victim), "smaps_rollup")
+    good = _read(os.path.join(root.proc, str(pids[0]), "smaps_rollup"))
+    with open(path, "wb") as f:
+        f.write(header + b"\n" + good.split(b"\n", 1)[1])
+    items = {p: f[0] for p, _, f in procread.start(root.proc, pids, ("smaps_rollup",), kb_file=0).wait()}
+    assert type(items[victim]) is bytes and type(items[pids[0]]) is tuple
+    via_c = _plain(procfs.scan_rollups(root, pids))
+    via_py = _plain(procfs.scan_rollups(root, pids, prefetched=_Rows(procfs._read_rollups(root.proc, pids, True))))
+    assert via_c == via_py
+    bad = [u for p, u, _, _ in via_c if p == victim]
+    assert bad == [("ParseError", f"{path}: no [rollup] header")]

@@ -395,7 +395,6 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
     layouts = _ROLLUP_LAYOUTS
     new_rollup = tuple.__new__        # Rollup._make without its length check: the layout fixes it
     ru: Rollup | None                 # for mypy (bare annotations cost nothing at run time)
-    getter: itemgetter | None
     for pid, uid, files in rows:
         data = files[0]
         try:
@@ -427,16 +426,8 @@ def scan_rollups(root: KernelRoot | None = None, pids: list[int] | None = None, 
                 ru = _rollup_from_smaps(pid, r)
                 if ru is None:
                     continue
-            else:
-                # parse_smaps_rollup, inlined for a layout already seen
-                prefix = base + str(pid)
-                nl = data.find(b"\n")
-                tok = data[nl + 1:].split()
-                getter = layouts.get(tuple(tok[0::3])) if nl > 0 else None
-                if getter is None or len(tok) % 3 or tok[2::3].count(b"kB") != len(tok) // 3:
-                    ru = parse_smaps_rollup(data, pid, prefix + "/smaps_rollup")
-                else:
-                    ru = Rollup(pid, "smaps_rollup", *getter(_rollup_values(tok, prefix + "/smaps_rollup")))
+            else:                                 # raw bytes: from the Python reads, or not the usual form
+                ru = parse_smaps_rollup(data, pid, f"{base}{pid}/smaps_rollup")
             cmd: list[str] | None = None
             if with_cmdline:
                 raw = files[1]

@@ -19,7 +19,7 @@ def placement(pid: int, root: KernelRoot | None = None) -> ProcessPlacement:
     if not maps:
         from ..process import require_address_space
 
-        require_address_space(pid, False, r)
+        require_address_space(pid, False, r, stat=st)
     status = procfs.read_status(pid, r)
     if procfs.read_stat(pid, r).starttime_ticks != st.starttime_ticks:
         raise NoSuchProcess(f"process {pid} exited and its PID was reused", pid=pid)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..ps import GroupMemory, ProcessMemory, PsResult
-from .text import escape, human_bytes
 
 
 def ps_json(res: PsResult, procs: list[ProcessMemory], groups: list[GroupMemory] | None,
@@ -24,6 +23,7 @@ def ps_json(res: PsResult, procs: list[ProcessMemory], groups: list[GroupMemory]
 
 def ps_table(procs: list[ProcessMemory], groups: list[GroupMemory] | None, by: str | None, tot: GroupMemory):
     from .tables import table
+    from .text import escape, human_bytes  # here: `ps --json` does not need them
 
     rows: list[tuple[object, ...]]      # group rows or process rows (an annotation only: costs nothing)
     if groups is not None:

@@ -29,7 +29,7 @@ def run(args) -> int:
 
     proc = Process(args.pid)
     snap = proc.snapshot()
-    require_address_space(args.pid, bool(snap.mappings), what=": no mappings to show")
+    require_address_space(args.pid, bool(snap.mappings), what=": no mappings to show", stat=snap.stat)
     maps = select(snap.mappings, kinds=set(args.kind) if args.kind else None, min_bytes=args.min,
                   sort=args.sort, exe=snap.exe)
     summary = summarize(snap.mappings, exe=snap.exe)

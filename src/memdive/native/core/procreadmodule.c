@@ -16,7 +16,8 @@
  * Its item is then (keys, values) instead of bytes: keys a tuple of the key tokens with their colon
  * (one shared tuple for every process printing the same keys), values a tuple of the byte counts
  * (N * 1024) followed by one None, so a layout can point a counter the kernel lacks at that None.
- * Anything else in that file (a value that is not plain digits, a missing unit, no header) leaves
+ * Anything else in that file (a value that is not plain digits, a missing unit, a header line that
+ * is not an address range) leaves
  * the item as bytes: the Python parser then decides, and reports, as it would have.
  *
  * on_esrch: a name read only for a process whose first file failed with ESRCH (no address space:
@@ -58,6 +59,12 @@ typedef struct {
 static PyObject *parse_kb(const char *data, Py_ssize_t len, PyObject **last_keys) {
     const char *nl = memchr(data, '\n', (size_t)len);
     if (!nl || nl == data) return NULL;
+    /* the header line starts with an address range, as procfs._is_header checks: a hex digit first,
+     * and a '-' in its first word */
+    const char *sp = memchr(data, ' ', (size_t)(nl - data)), *word_end = sp ? sp : nl;
+    if (!((data[0] >= '0' && data[0] <= '9') || (data[0] >= 'a' && data[0] <= 'f')) ||
+        !memchr(data, '-', (size_t)(word_end - data)))
+        return NULL;
     const char *c = nl + 1, *end = data + len;
     tok keys[MAX_KB_KEYS];
     long long vals[MAX_KB_KEYS];
