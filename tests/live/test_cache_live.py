@@ -237,8 +237,9 @@ def test_wss_accessed_set_of_hot_region(hot_target):
     assert len(samples) == 2
     for s in samples:
         region = next(r for r in s.regions if r.start <= hot < r.end)
-        # The thread rewrites every page in a loop, but the kernel's own aging (reclaim, MGLRU walks) may
-        # clear a few accessed bits between its passes and the read: most of the region, not every page.
+        # The thread rewrites every page in a loop (more pages than the TLB holds: see pages_target.c), but
+        # the kernel's own aging (reclaim, MGLRU walks) may clear a few accessed bits between its passes and
+        # the read: most of the region, not every page.
         assert region.accessed_bytes >= hot_bytes * 9 // 10
         # the 64 MiB THP region and the 1000-page region are never touched again: not in the set
         thp = int(info["thp"], 16)

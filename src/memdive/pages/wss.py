@@ -36,8 +36,10 @@ METHOD = ("accessed: clear_refs 1, then smaps Referenced after each interval; "
           "written: clear_refs 4 + pagemap soft-dirty bit 55")
 ERROR = ("error: counts pages whose accessed bit was set again during the interval, so it includes pages "
          "touched by the kernel on the process's behalf (read(), page-table scans) and rounds up to whole "
-         "THPs (2 MiB); it misses pages aged by reclaim (kswapd/MGLRU clear accessed bits too) and accesses "
-         "through another process's mapping of a shared page; the reset itself costs the target TLB misses "
+         "THPs (2 MiB); it misses pages aged by reclaim (kswapd/MGLRU clear accessed bits too), accesses "
+         "through another process's mapping of a shared page, and accesses that hit a TLB entry cached before "
+         "the reset (the kernel clears the bits without a TLB flush, so a hot set of a few thousand pages, "
+         "within the TLB's reach, is undercounted by up to about a tenth); the reset itself costs the target TLB misses "
          "and makes its pages look cold to reclaim. Resolution is one page per mapping, sampled once per "
          "interval.")
 RESET_WHY = ("resetting referenced bits (clear_refs) changes what the kernel's reclaim believes is hot in "
