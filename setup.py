@@ -88,4 +88,6 @@ def _ext(name: str, sources: list[str], cflags: list[str], libs: list[str]) -> E
 setup(
     ext_modules=[_ext(n, *spec) for n, spec in {**NATIVE_LIBS, **PY_EXTENSIONS}.items()],
     cmdclass={"build_ext": BuildNative},
+    # the `memdive` command: a plain script, not an entry point (why: bin/memdive)
+    scripts=["bin/memdive"],
 )

@@ -301,3 +301,21 @@ def test_a_rollup_without_its_address_range_header_is_malformed_both_ways(tmp_pa
     assert via_c == via_py
     bad = [u for p, u, _, _ in via_c if p == victim]
     assert bad == [("ParseError", f"{path}: no [rollup] header")]
+
+
+def test_the_installed_command_starts_reading_before_the_heavy_imports():
+    """`memdive ps` imports the C reader before re, argparse, collections or the command registry: on two
+    CPUs every millisecond of Python before the reads start is lost whole (bin/memdive is a plain script
+    for this; pip's entry-point wrapper imports re first; kernel/env.py finds /proc without root.py)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "memdive")
+    assert os.path.exists(exe), "memdive is not installed next to this interpreter"
+    for argv in (["ps", "--json"], []):        # ps, and the overview (the default command)
+        p = subprocess.run([sys.executable, "-X", "importtime", exe, *argv], check=False, capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+        order = [ln.rsplit("|", 1)[1].strip() for ln in p.stderr.splitlines()
+                 if ln.startswith("import time:") and "|" in ln][1:]      # [0] is the header
+        first = order.index("memdive.native._procread")
+        assert "re" in order[first:] and "argparse" in order[first:]      # imported, but after
+        late = {"re", "argparse", "collections", "enum", "json", "memdive.cli.registry", "memdive.kernel.root"}
+        assert not late & set(order[:first]), sorted(late & set(order[:first]))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import sys
 
-from .registry import COMMANDS, DEFAULT_COMMAND, QUICK_EXIT
-
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _pick_command(argv: list[str]) -> str | None:
+    from .registry import COMMANDS
+
     for a in argv:
         if a == "--":
             return None
@@ -25,11 +25,22 @@ def _pick_command(argv: list[str]) -> str | None:
 
 def _command_of(argv: list[str]) -> tuple[str | None, list[str]]:
     """The command being run, and argv with the default command added (`memdive` alone is `memdive sys`)."""
+    from .registry import DEFAULT_COMMAND
+
     name = _pick_command(argv)
     if name is None and not any(a in ("-h", "--help", "--version") for a in argv) and not [
             a for a in argv if not a.startswith("-")]:
         return DEFAULT_COMMAND, argv + [DEFAULT_COMMAND]
     return name, argv
+
+
+def _reads_every_process(argv: list[str]) -> bool:
+    """`ps` and `sys` (also as the default command), not asking for help: the commands that read every
+    process's rollup. Decided from argv alone, before any import (the registry's included): every
+    millisecond before the reads start is lost whole."""
+    words = [a for a in argv if not a.startswith("-")]
+    return (not words or words[0] in ("ps", "sys")) and "--" not in argv and not any(
+        a in ("-h", "--help", "--version") for a in argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,14 +84,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def console_main() -> None:
     argv = sys.argv[1:]
-    name, _ = _command_of(argv)
-    if name in ("ps", "sys") and not any(a in ("-h", "--help") for a in argv):
+    if _reads_every_process(argv):
         # Every process's rollup and command line are read by the C core's threads while the
         # interpreter imports the parser and the command: `ps` costs little more than its reads.
         from ..kernel.procread import ROLLUP_NAMES, ROLLUP_READ, prefetch
 
         prefetch(ROLLUP_NAMES, **ROLLUP_READ)
     code = main(argv)
+    from .registry import QUICK_EXIT
+
+    name, _ = _command_of(argv)
     if name in QUICK_EXIT:
         _quick_exit(code)
     raise SystemExit(code)

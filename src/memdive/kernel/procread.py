@@ -65,9 +65,9 @@ def prefetch(names: tuple[str, ...], root=None, **options) -> None:
     global _pending
     import time
 
-    from .root import resolve
+    from .env import proc_dir
 
-    proc = resolve(root).proc
+    proc = root.proc if root is not None else proc_dir()
     h = start(proc, None, names, **options)
     if h is not None:
         _pending = (proc, names, options, time.monotonic(), h)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from collections import namedtuple
 
+from .env import proc_dir, sys_dir
+
 
 class KernelRoot(namedtuple("KernelRoot", ["proc", "sys"], defaults=("/proc", "/sys"))):
     """Paths of procfs and sysfs. Immutable (a named tuple: cheap to import on the `ps` hot path)."""
@@ -18,10 +20,7 @@ class KernelRoot(namedtuple("KernelRoot", ["proc", "sys"], defaults=("/proc", "/
 
     @classmethod
     def from_env(cls) -> KernelRoot:
-        base = os.environ.get("MEMDIVE_ROOT")
-        proc = os.path.join(base, "proc") if base else "/proc"
-        sysp = os.path.join(base, "sys") if base else "/sys"
-        return cls(proc=os.environ.get("MEMDIVE_PROC", proc), sys=os.environ.get("MEMDIVE_SYS", sysp))
+        return cls(proc=proc_dir(), sys=sys_dir())
 
     @classmethod
     def at(cls, base: str) -> KernelRoot:

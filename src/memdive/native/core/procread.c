@@ -106,14 +106,18 @@ static int read_file(growbuf *g, const char *path, uint32_t *uid, int64_t *off, 
             err = ENOMEM;
             break;
         }
-        ssize_t n = read(fd, g->buf + g->len, g->cap - g->len);
+        size_t want = g->cap - g->len;
+        ssize_t n = read(fd, g->buf + g->len, want);
         if (n < 0) {
             if (errno == EINTR) continue;
             err = errno;
             break;
         }
-        if (n == 0) break;
         g->len += (size_t)n;
+        /* A short read is the end: /proc's seq files (smaps_rollup, stat) and cmdline fill the whole
+         * buffer while they have more, and so do regular files (fixture trees). Not asking again
+         * saves a read per file, which for cmdline takes the target's mmap lock once more. */
+        if ((size_t)n < want) break;
     }
     close(fd);
     if (err) {
