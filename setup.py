@@ -9,6 +9,9 @@ warning, and `ps` reads /proc from Python instead (slower, same answers). Nothin
 run time.
 
 To add a library, add one entry to NATIVE_LIBS: name -> (sources, extra compile args, libraries).
+
+The `memdive` command is installed from bin/memdive, a plain script, rather than a [project.scripts]
+entry point: pip's wrapper for an entry point imports `re` before any of memdive's code (see bin/memdive).
 """
 
 import os

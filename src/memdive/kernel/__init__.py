@@ -4,10 +4,15 @@ Modules: root (KernelRoot; env: its defaults from the environment), io (reading 
 procfs (per-process files), sysmm (meminfo, vmstat, PSI); later areas add their own interface families here.
 """
 
-from .. import _lazy_getattr
-
 __all__ = ["KernelRoot", "default_root"]
 
-# imported on first use: `ps` imports kernel.procread before anything else, and root's named tuple
-# brings `collections` (see env.py)
-__getattr__ = _lazy_getattr(__name__, {"KernelRoot": "root", "default_root": "root"})
+
+def __getattr__(name: str) -> object:
+    """KernelRoot and default_root, imported on first use: `ps` imports kernel.procread before anything
+    else, and root's named tuple brings `collections` (see env.py). Written out rather than
+    memdive._lazy_getattr, which imports importlib: `from .kernel import procfs` asks here first."""
+    if name in __all__:
+        from . import root
+
+        return getattr(root, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
