@@ -53,6 +53,7 @@ typedef struct {
 struct mdc_procread {
     char proc[4096];
     const char *names[8];
+    int whole[8]; /* whole_in_one_read(names[j]) */
     char namebuf[512];
     int nnames, npids, nthreads, started, waited, wait_rc, esrch_last;
     /* the PID list: given, or made by the first thread (listing: 1 while one lists, 2 when done) */
@@ -86,8 +87,21 @@ static int reserve(growbuf *g, size_t more) {
     return 0;
 }
 
-/* The whole file into g; returns 0 or an errno. */
-static int read_file(growbuf *g, const char *path, uint32_t *uid, int64_t *off, int64_t *len) {
+/* Files the kernel hands over whole in one read when the buffer is large enough: single_open seq
+ * files (one show() call: smaps_rollup, stat, statm, status, comm) and cmdline/environ (copied from
+ * the target's memory until the buffer is full). For them a short read is the end, and not asking
+ * again for the end of file saves a read per file (for cmdline, one more take of the target's mmap
+ * lock). Not so for multi-record seq files such as maps or smaps: each read returns one seq buffer
+ * (a page or so) while more remain. Regular files (fixture trees) end at a short read too. */
+static int whole_in_one_read(const char *name) {
+    static const char *const whole[] = {"smaps_rollup", "stat", "statm", "status", "comm", "cmdline", "environ"};
+    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
+        if (!strcmp(name, whole[i])) return 1;
+    return 0;
+}
+
+/* The whole file into g; returns 0 or an errno. `whole`: see whole_in_one_read. */
+static int read_file(growbuf *g, const char *path, int whole, uint32_t *uid, int64_t *off, int64_t *len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
     int err = 0;
@@ -113,11 +127,9 @@ static int read_file(growbuf *g, const char *path, uint32_t *uid, int64_t *off, 
             err = errno;
             break;
         }
+        if (n == 0) break;
         g->len += (size_t)n;
-        /* A short read is the end: /proc's seq files (smaps_rollup, stat) and cmdline fill the whole
-         * buffer while they have more, and so do regular files (fixture trees). Not asking again
-         * saves a read per file, which for cmdline takes the target's mmap lock once more. */
-        if ((size_t)n < want) break;
+        if (whole && (size_t)n < want) break;
     }
     close(fd);
     if (err) {
@@ -179,7 +191,8 @@ static void *work(void *p) {
                 int slot = i * h->nnames + j;
                 snprintf(path, sizeof path, "%s/%d/%s", h->proc, (int)h->pids[i], h->names[j]);
                 h->owner[slot] = (uint8_t)(w - h->w);
-                err[j] = read_file(&w->out, path, j == 0 ? &h->uids[i] : NULL, &h->offs[slot], &h->lens[slot]);
+                err[j] = read_file(&w->out, path, h->whole[j], j == 0 ? &h->uids[i] : NULL, &h->offs[slot],
+                                   &h->lens[slot]);
                 if (j == 0 && err[0]) { /* the process is gone or shut: its other files are not read */
                     for (int k = 1; k < nalways; k++) err[k] = err[0];
                     break;
@@ -191,7 +204,7 @@ static void *work(void *p) {
                 if (err[0] == ESRCH) {
                     snprintf(path, sizeof path, "%s/%d/%s", h->proc, (int)h->pids[i], h->names[j]);
                     h->owner[slot] = (uint8_t)(w - h->w);
-                    err[j] = read_file(&w->out, path, NULL, &h->offs[slot], &h->lens[slot]);
+                    err[j] = read_file(&w->out, path, h->whole[j], NULL, &h->offs[slot], &h->lens[slot]);
                 }
             }
         }
@@ -266,6 +279,7 @@ mdc_procread *mdc_procread_start(const char *proc, const int32_t *pids, int npid
         }
         memcpy(h->namebuf + pos, names + pos, l + 1);
         h->names[j] = h->namebuf + pos;
+        h->whole[j] = whole_in_one_read(h->names[j]);
         pos += l + 1;
     }
     h->nnames = nnames;
