@@ -46,3 +46,22 @@ class InvalidInput(MemdiveError):
 
 class ParseError(InvalidInput):
     """A kernel file did not have the expected format (garbage or truncated)."""
+
+
+def check_input_file(path: str, what: str) -> None:
+    """A file the user named as input (a recording, a trace): a wrong path or a directory is InvalidInput
+    (exit 2), a directory on the way that this user may not search is AccessDenied (root can)."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file", path=path) from None
+    except PermissionError as e:
+        raise AccessDenied(f"{path}: {e.strerror}", path=path,
+                           hint="a directory on the path is not searchable by this user: run as root") from None
+    except OSError as e:
+        raise InvalidInput(f"{path}: {e.strerror}", path=path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidInput(f"{path} is a directory, not {what}", path=path)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -240,3 +243,27 @@ def test_trace_heap_of_a_zombie_says_zombie(memdive_cli):
         _one_line(memdive_cli("trace", "heap", str(z.pid)), 1, "zombie")
     finally:
         z.wait()
+
+
+def test_trace_files_that_are_missing_a_directory_or_unreadable(memdive_cli, tmp_path):
+    # was: exit 1 "cannot open trace" for a wrong path, where replay, plot and cache say exit 2 "no such file"
+    _one_line(memdive_cli("trace", "report", str(tmp_path / "none.trace")), 2, "no such file")
+    _one_line(memdive_cli("trace", "report", str(tmp_path)), 2, "is a directory, not a trace")
+    if os.geteuid() == 0:
+        secret = tmp_path / "secret.trace"
+        secret.write_bytes(b"x" * 64)
+        secret.chmod(0o600)
+        # behind pytest's private directory: nobody cannot even reach it (was: "no such file", exit 2)
+        _one_line(memdive_cli("trace", "report", str(secret), user="nobody"), 1, "Permission denied",
+                  "not searchable", "run as root")
+        _one_line(memdive_cli("replay", str(secret), user="nobody"), 1, "Permission denied", "not searchable")
+        shared = tempfile.mkdtemp(prefix="memdive-trace-")         # reachable, but the file is private
+        try:
+            os.chmod(shared, 0o755)
+            shutil.copy(secret, shared)
+            mine = os.path.join(shared, "secret.trace")
+            os.chmod(mine, 0o600)
+            _one_line(memdive_cli("trace", "report", mine, user="nobody"), 1, "permission denied reading",
+                      "as a user who may read it")
+        finally:
+            shutil.rmtree(shared)

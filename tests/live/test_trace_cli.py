@@ -109,7 +109,7 @@ def test_bad_inputs_one_line_errors(memdive_cli, tmp_path, cbuild_module):
     r = memdive_cli("trace", "report", str(bad))
     assert r.returncode == 1 and "not a memdive trace" in r.stderr and "Traceback" not in r.stderr
     r = memdive_cli("trace", "report", str(tmp_path / "missing.trace"))
-    assert r.returncode == 1 and "cannot open" in r.stderr
+    assert r.returncode == 2 and "no such file" in r.stderr          # as replay, plot and cache: a usage error
     r = memdive_cli("trace")
     assert r.returncode == 2 and "no command to trace" in r.stderr
     r = memdive_cli("trace", "--", "/nonexistent/prog")

@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from ..errors import AccessDenied, InvalidInput, MemdiveError
+from ..errors import AccessDenied, InvalidInput, MemdiveError, check_input_file
 from .schema import APPLICATION_ID, MEMINFO_COLUMNS, PROC_SAMPLE_COLUMNS, PSI_COLUMNS, SCHEMA_VERSION
 
 
@@ -32,10 +32,7 @@ class Recording:
 
     def __init__(self, path: str):
         self.path = path
-        if not os.path.exists(path):
-            raise InvalidInput(f"{path}: no such file", path=path)
-        if os.path.isdir(path):
-            raise InvalidInput(f"{path} is a directory, not a recording", path=path)
+        check_input_file(path, "a recording")
         if os.path.getsize(path) == 0:
             raise RecordingError(f"{path} is empty: not a memdive recording", path=path)
         try:

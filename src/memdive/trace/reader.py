@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import MemdiveError, ParseError
+from ..errors import AccessDenied, MemdiveError, ParseError, check_input_file
 
 MAGIC = b"MEMDIVET"
 VERSION = 2                       # trace_format.h MDT_VERSION
@@ -134,11 +134,15 @@ def _bad(path: str, msg: str) -> ParseError:
 def load(path: str | os.PathLike) -> Trace:
     """Read a trace file. Raises MemdiveError if unreadable, ParseError for a foreign, newer or corrupt file."""
     path = os.fspath(path)
+    check_input_file(path, "a trace")
     try:
         with open(path, "rb") as f:
             if os.fstat(f.fileno()).st_size == 0:
                 raise _bad(path, "empty file (the traced program never started the shim?)")
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except PermissionError:
+        raise AccessDenied(f"permission denied reading {path}", path=path,
+                           hint="run as a user who may read it (or root)") from None
     except OSError as e:
         raise MemdiveError(f"cannot open trace {path}: {e.strerror}", path=path) from None
     try:
