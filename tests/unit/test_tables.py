@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 from memdive.report.tables import (
-    PLAIN_ROWS,
     PlainText,
     WrappedRows,
     console,
@@ -23,15 +22,24 @@ def _render(obj, width: int) -> list[str]:
     return buf.getvalue().rstrip("\n").split("\n")
 
 
-def test_long_tables_are_plain_with_the_same_columns():
-    rows = [(i, "root", "x" * i) for i in range(PLAIN_ROWS + 1)]
+def test_tables_are_plain_text_with_bold_header_and_footer():
+    rows = [(i, "root", "x" * i) for i in range(41)]
     t = table("title", ["PID", "User", "Command"], rows, right=(0,), footer=["", "n", "total"])
     assert isinstance(t, PlainText)
     lines = str(t).split("\n")
     assert lines[0] == "title" and lines[1].split() == ["PID", "User", "Command"]
     assert lines[2] == "  0  root" and lines[3] == "  1  root  x" and lines[-1].split() == ["n", "total"]
     assert t.bold == {1, len(lines) - 1}                        # header and footer
-    assert not isinstance(table(None, ["a"], [("1",)] * PLAIN_ROWS), PlainText)   # short: rich
+    assert isinstance(table(None, ["a"], [("1",)] * 3), PlainText)   # short ones too: rich is never imported
+
+
+def test_strings_print_literally_and_wrap_at_the_width():
+    # was (through rich): markup interpreted, so a mapping named "[heap]" or a comm "[x]" vanished
+    line = "note: [heap] and [bold]x[/bold] stay as written " + "word " * 20
+    out = _render(line, 40)
+    assert all(len(ln) <= 40 for ln in out) and len(out) > 2
+    assert " ".join(out).split() == line.split()               # every word, none cut ("…" is for tables)
+    assert _render("a\n\n  b", 40) == ["a", "", "  b"]          # its own line breaks and indent kept
 
 
 def test_plain_right_aligns_a_numeric_last_column_and_cuts_at_the_console_width():

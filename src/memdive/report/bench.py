@@ -101,7 +101,7 @@ def tlb_renderables(r: TlbResult) -> list:
             continue
         got = m.backing.obtained if m.backing else "4k (separate VMAs)"
         mrows.append((m.method, m.pages, _f(m.seconds.median * 1e3, 2), _f(m.seconds.median * 1e9 / m.pages, 0), got))
-    out = [table("Map and touch N pages",
+    out: list = [table("Map and touch N pages",
                  ["method", "pages", "ms", "ns/page", "backing obtained"], mrows, right=(1, 2, 3))]
     by: dict[int, dict[str, float]] = {}
     kinds: list[str] = []

@@ -36,16 +36,14 @@ def limits_table(lim: Limits, need: LockNeed | None = None):
               "stack": "main thread stack; also sets the mmap base (gap below it)",
               "rss": "ignored by Linux since 2.6"}.get(k, ""))
             for k, v in lim.limits.items()]
-    from rich.text import Text
-
-    out = [Text(f"PID {lim.pid} ({escape(lim.comm, 64)})  locked {human_bytes(lim.locked_bytes)}  pinned "
-                f"{human_bytes(lim.pinned_bytes)}  CAP_IPC_LOCK {'yes' if lim.cap_ipc_lock else 'no'}"),
-           Text("personality: " + ("n/a (reading it needs ptrace access: root)" if lim.personality is None else
-                                   f"0x{lim.personality:x}" + (f" ({', '.join(lim.personality_flags)})"
-                                                               if lim.personality_flags else ""))),
+    out = [(f"PID {lim.pid} ({escape(lim.comm, 64)})  locked {human_bytes(lim.locked_bytes)}  pinned "
+            f"{human_bytes(lim.pinned_bytes)}  CAP_IPC_LOCK {'yes' if lim.cap_ipc_lock else 'no'}"),
+           "personality: " + ("n/a (reading it needs ptrace access: root)" if lim.personality is None else
+                              f"0x{lim.personality:x}" + (f" ({', '.join(lim.personality_flags)})"
+                                                          if lim.personality_flags else "")),
            table("Memory limits (RLIMIT_*)", ["limit", "soft", "hard", "what it bounds"], rows, right=(1, 2))]
     if need is not None:
-        out.append(Text(f"Locking {human_bytes(need.size_bytes)} more: {need.reason}"))
+        out.append(f"Locking {human_bytes(need.size_bytes)} more: {need.reason}")
     return out
 
 
@@ -61,6 +59,4 @@ def overcommit_table(o: Overcommit):
                           f"({pct(o.committed_as_bytes, o.commit_limit_bytes)} of CommitLimit)")),
         ("MemTotal / SwapTotal", f"{human_bytes(o.mem_total_bytes)} / {human_bytes(o.swap_total_bytes)}"),
     ]
-    from rich.text import Text
-
-    return [table("Overcommit", ["setting", "value"], rows), Text(o.explanation)]
+    return [table("Overcommit", ["setting", "value"], rows), (o.explanation)]

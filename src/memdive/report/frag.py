@@ -86,8 +86,6 @@ def huge_page_verdict(z: ZoneFrag, page: int, threshold: int | None, huge: int =
 
 
 def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = False) -> list:
-    from rich.text import Text
-
     from .tables import table
 
     page = f.page_size_bytes
@@ -107,15 +105,13 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
     )
     verdicts = [huge_page_verdict(z, page, f.settings.get("extfrag_threshold")) for z in f.zones]
     if any(verdicts):
-        out.append(Text("\n".join(v for v in verdicts if v)))
+        out.append("\n".join(v for v in verdicts if v))
     if picture:
         out += [zone_picture(z, page) for z in f.zones]
         out.append(
-            Text(
                 "unusable: share of free memory in blocks too small for the order (0..1); frag: "
                 "-1 while a block of the order is free, else 0 = lack of memory .. 1 = fragmentation "
                 "(mm/vmstat.c, as debugfs extfrag/ prints them)"
-            )
         )
     else:
         out.append(
@@ -129,10 +125,8 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
     thr = f.settings.get("extfrag_threshold")
     if thr is not None:
         out.append(
-            Text(
                 f"vm.extfrag_threshold = {thr}: above {thr / 1000:.3f} the kernel compacts "
                 f"rather than reclaims for a failing allocation"
-            )
         )
     if f.pagetypes is not None:
         pt = f.pagetypes
@@ -165,13 +159,11 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
         )
         if any(any(r.capped) for r in pt.free):
             out.append(
-                Text(
                     "'>100000': the kernel stops counting a free list at 100000 (Linux 5.6+); "
                     "buddyinfo's totals above are exact"
-                )
             )
     else:
-        out.append(Text(f"migrate types (/proc/pagetypeinfo): unavailable - {f.pagetypes_error}"))
+        out.append(f"migrate types (/proc/pagetypeinfo): unavailable - {f.pagetypes_error}")
     out.append(
         table(
             "Compaction counters (/proc/vmstat)",

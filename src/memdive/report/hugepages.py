@@ -1,4 +1,4 @@
-"""Renderers for `memdive thp` and `memdive hugetlb`: records in, rich renderables / JSON dicts out."""
+"""Renderers for `memdive thp` and `memdive hugetlb`: records in, plain-text tables and lines / JSON dicts out."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ def _choice(c) -> str:
 
 
 def thp_system_renderables(s: ThpSystem) -> list:
-    from rich.text import Text
-
     from .tables import table
 
     st = s.settings
@@ -47,11 +45,11 @@ def thp_system_renderables(s: ThpSystem) -> list:
         rate = kh["pages_to_scan"] / (kh["scan_sleep_millisecs"] / 1000)
         kh_rows.append(("scan rate", f"{rate:,.0f} pages/s"))
     khug = table("khugepaged", ["knob / progress", "value"], kh_rows, right=(1,))
-    kh_note = Text(
+    kh_note = (
         "khugepaged progress: full_scans counts complete passes over all candidate memory, "
         "pages_collapsed the huge pages it made; the kernel exports no count of pages scanned"
     )
-    out = [modes, khug, kh_note]
+    out: list = [modes, khug, kh_note]
     if st.sizes:
         stat_keys = [
             "anon_fault_alloc",
@@ -81,10 +79,8 @@ def thp_system_renderables(s: ThpSystem) -> list:
             )
         )
         out.append(
-            Text(
                 "per-size stats (stats/): fault = anon_fault_alloc, fallback = anon_fault_fallback, "
                 "shmem = shmem_alloc, shmem fb = shmem_fallback; --json has every file"
-            )
         )
     mem = table(
         "Huge pages in use (meminfo)",
@@ -114,8 +110,6 @@ def interesting(p: ThpProcess, min_bytes: int) -> list[ThpRegion]:
 
 
 def thp_process_renderables(p: ThpProcess, min_bytes: int, all_regions: bool = False) -> list:
-    from rich.text import Text
-
     from .tables import table
 
     rows_src = p.regions if all_regions else interesting(p, min_bytes)
@@ -137,8 +131,8 @@ def thp_process_renderables(p: ThpProcess, min_bytes: int, all_regions: bool = F
                 escape(r.name, 32),
             )
         )
-    head = Text.from_markup(
-        f"[bold]PID {p.pid}[/bold] {escape(p.comm, 40)}   THP mode {p.mode}, defrag {p.defrag or 'n/a'}, "
+    head = (
+        f"PID {p.pid} {escape(p.comm, 40)}   THP mode {p.mode}, defrag {p.defrag or 'n/a'}, "
         f"huge page {human_bytes(p.pmd_size_bytes)}\n"
         f"anonymous {human_bytes(p.anonymous_bytes)}, on huge pages {human_bytes(p.anon_huge_bytes)} "
         f"({pct(p.anon_huge_bytes, p.anonymous_bytes)}); ShmemPmdMapped {human_bytes(p.shmem_pmd_bytes)}, "
@@ -153,21 +147,19 @@ def thp_process_renderables(p: ThpProcess, min_bytes: int, all_regions: bool = F
     out: list = [head, t]
     if not rows:
         out.append(
-            Text(f"no region holds huge pages and none of at least {human_bytes(min_bytes)} is a candidate")
+            f"no region holds huge pages and none of at least {human_bytes(min_bytes)} is a candidate"
         )
     seen: dict[str, str] = {}
     for r in rows_src:
         if r.reason_code and r.reason_code not in seen:
             seen[r.reason_code] = r.reason or ""
     if seen:
-        out.append(Text("why not:"))
-        out += [Text(f"  {code}: {why}") for code, why in seen.items()]
+        out.append("why not:")
+        out += [f"  {code}: {why}" for code, why in seen.items()]
     return out
 
 
 def collapse_renderables(results: list[CollapseResult]) -> list:
-    from rich.text import Text
-
     from .tables import table
 
     rows = [
@@ -193,7 +185,7 @@ def collapse_renderables(results: list[CollapseResult]) -> list:
     ]
     for c in results:
         if c.error:
-            out.append(Text(f"{c.start:x}-{c.end:x}: {c.error}"))
+            out.append(f"{c.start:x}-{c.end:x}: {c.error}")
     return out
 
 
@@ -224,8 +216,6 @@ def collapse_json(results: list[CollapseResult]) -> list:
 
 def hugetlb_renderables(h: HugetlbSystem, node: int | None = None) -> list:
     """The pools (per node too when there are several nodes, or when NODE asks for one) and the mounts."""
-    from rich.text import Text
-
     from .tables import table
 
     rows: list[tuple] = []
@@ -261,7 +251,7 @@ def hugetlb_renderables(h: HugetlbSystem, node: int | None = None) -> list:
                         human_bytes(n.total * p.size_bytes),
                     )
                 )
-    out = [
+    out: list = [
         table(
             "hugetlb pools (pages)",
             ["size", "node", "total", "free", "in use", "reserved", "surplus", "overcommit", "memory"],
@@ -287,7 +277,7 @@ def hugetlb_renderables(h: HugetlbSystem, node: int | None = None) -> list:
             )
         )
     else:
-        out.append(Text("hugetlbfs mounts: none (MAP_HUGETLB and SHM_HUGETLB work without one)"))
+        out.append("hugetlbfs mounts: none (MAP_HUGETLB and SHM_HUGETLB work without one)")
     return out
 
 

@@ -51,7 +51,7 @@ def maps_table(maps: list[Mapping], exe: str | None, wide: bool = False):
     if wide:
         cols += ["Offset", "Dev", "Inode", "VmFlags"]
         rows = [r + (f"{m.offset:x}", m.dev, str(m.inode), " ".join(m.vmflags or ())) for r, m in zip(rows, maps)]
-    return table(None, cols, rows, right=(1, 4, 5, 6, 7, 8, 9, 10), plain=True)
+    return table(None, cols, rows, right=(1, 4, 5, 6, 7, 8, 9, 10))
 
 
 def summary_tables(s: MapsSummary, top_files: int = 15):
@@ -64,18 +64,18 @@ def summary_tables(s: MapsSummary, top_files: int = 15):
                   for g in s.by_kind], right=range(1, 8),
                  footer=["total", s.totals.count, human_bytes(s.totals.size_bytes), human_bytes(s.totals.rss_bytes),
                          human_bytes(s.totals.pss_bytes), human_bytes(s.totals.uss_bytes),
-                         human_bytes(s.totals.swap_bytes), human_bytes(s.totals.anon_huge_bytes)], plain=True)
+                         human_bytes(s.totals.swap_bytes), human_bytes(s.totals.anon_huge_bytes)])
     files = table(f"By file (top {top_files} by RSS)", ["File", "Maps", "Size", "RSS", "PSS", "USS"],
                   [(escape(g.key, 100), g.count, human_bytes(g.size_bytes), human_bytes(g.rss_bytes),
                     human_bytes(g.pss_bytes), human_bytes(g.uss_bytes)) for g in s.by_file[:top_files]],
-                  right=range(1, 6), plain=True)
+                  right=range(1, 6))
     p = s.perms
     perms = table("Virtual memory by permission", ["", "Virtual", "Resident"],
                   [("total mapped", human_bytes(p.total_bytes), human_bytes(s.totals.rss_bytes)),
                    ("readable", human_bytes(p.readable_bytes), human_bytes(p.readable_rss_bytes)),
                    ("writable", human_bytes(p.writable_bytes), human_bytes(p.writable_rss_bytes)),
                    ("executable", human_bytes(p.executable_bytes), human_bytes(p.executable_rss_bytes)),
-                   ("shared", human_bytes(p.shared_bytes), "")], right=(1, 2), plain=True)
+                   ("shared", human_bytes(p.shared_bytes), "")], right=(1, 2))
     return kind, files, perms
 
 

@@ -84,8 +84,6 @@ _SETTING_MEANING = {
 
 
 def settings_text(settings: dict[str, str | None]):
-    from rich.text import Text
-
     parts = []
     for k, v in settings.items():
         if v is None:
@@ -93,14 +91,12 @@ def settings_text(settings: dict[str, str | None]):
         else:
             meaning = _SETTING_MEANING.get(k, {}).get(v, "")
             parts.append(f"{k} = {v}" + (f" ({meaning})" if meaning else ""))
-    return Text("NUMA settings: " + "; ".join(parts))
+    return ("NUMA settings: " + "; ".join(parts))
 
 
 def _cell(s: str, limit: int = 80) -> str:
-    """Target-written text for a rich table cell: control characters escaped, markup ('[heap]') literal."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(escape(s, limit))
+    """Target-written text for a table cell: control characters escaped (tables are plain text: no markup)."""
+    return escape(s, limit)
 
 
 def _region_name(m) -> str:
@@ -115,12 +111,10 @@ def _region_name(m) -> str:
 
 def placement_tables(p: ProcessPlacement, *, all_regions: bool = False, limit: int = 60):
     ns = list(p.nodes) or sorted({n for m in p.mappings for n in m.pages_by_node})
-    out = []
+    out: list = []
     pol = ", ".join(f"{k} ×{v}" for k, v in sorted(p.policies.items(), key=lambda kv: -kv[1]))
-    from rich.text import Text
-
-    out.append(Text(f"PID {p.pid} ({escape(p.comm, 64)})  policies: {pol or '-'}  mems allowed: "
-                    f"{p.mems_allowed or '-'}  CPUs allowed: {p.cpus_allowed or '-'}"))
+    out.append(f"PID {p.pid} ({escape(p.comm, 64)})  policies: {pol or '-'}  mems allowed: "
+               f"{p.mems_allowed or '-'}  CPUs allowed: {p.cpus_allowed or '-'}")
     tot = p.totals()
     rows = []
     for cat in ("huge", "heap", "stack", "private"):

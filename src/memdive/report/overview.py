@@ -26,7 +26,7 @@ def overview_renderables(s: SystemMemory):
         ("kernel stacks", human_bytes(s.kernel_stack_bytes), pct(s.kernel_stack_bytes, tot)),
         ("page tables", human_bytes(s.page_tables_bytes), pct(s.page_tables_bytes, tot)),
         ("hugetlb", human_bytes(s.hugetlb_bytes), pct(s.hugetlb_bytes, tot)),
-    ], right=(1, 2), plain=True)
+    ], right=(1, 2))
     swap_used = s.swap_total_bytes - s.swap_free_bytes
     commit = table("Commit and swap", ["", "bytes", ""], [
         ("committed", human_bytes(s.committed_bytes), pct(s.committed_bytes, s.commit_limit_bytes) + " of limit"),
@@ -34,15 +34,14 @@ def overview_renderables(s: SystemMemory):
         ("swap total", human_bytes(s.swap_total_bytes), "no swap" if not s.swap_total_bytes else ""),
         ("swap used", human_bytes(swap_used), pct(swap_used, s.swap_total_bytes) if s.swap_total_bytes else ""),
     ] + [(f"hugetlb {human_bytes(p.page_size_bytes)} pool", f"{p.total} pages",
-          f"free {p.free} rsvd {p.reserved} surp {p.surplus}") for p in s.hugetlb_pools], right=(1,), plain=True)
+          f"free {p.free} rsvd {p.reserved} surp {p.surplus}") for p in s.hugetlb_pools], right=(1,))
     if s.pressure is not None:
         rows = [("some", f"{s.pressure.some.avg10:.2f}", f"{s.pressure.some.avg60:.2f}",
                  f"{s.pressure.some.avg300:.2f}")]
         if s.pressure.full:
             f = s.pressure.full
             rows.append(("full", f"{f.avg10:.2f}", f"{f.avg60:.2f}", f"{f.avg300:.2f}"))
-        psi = table("Pressure (PSI, % of time stalled)", ["", "avg10", "avg60", "avg300"], rows, right=(1, 2, 3),
-                    plain=True)
+        psi = table("Pressure (PSI, % of time stalled)", ["", "avg10", "avg60", "avg300"], rows, right=(1, 2, 3))
     else:
         psi = PlainText(f"Pressure (PSI): unavailable — {s.pressure_unavailable}")
     vm_rows = []
@@ -55,8 +54,7 @@ def overview_renderables(s: SystemMemory):
     vm = WrappedRows("vmstat since boot" + (" (rate over the interval)" if s.vmstat_rates else ""), vm_rows)
     top = table("Top processes by PSS", ["PID", "PSS", "RSS", "USS", "Swap", "Command"],
                 [(p.pid, human_bytes(p.pss_bytes), human_bytes(p.rss_bytes), human_bytes(p.uss_bytes),
-                  human_bytes(p.swap_bytes), escape(p.command, 60)) for p in s.top], right=(0, 1, 2, 3, 4),
-               plain=True)
+                  human_bytes(p.swap_bytes), escape(p.command, 60)) for p in s.top], right=(0, 1, 2, 3, 4))
     out = [side_by_side(mem, commit), psi, top, vm]
     if s.top_note:
         out.append(PlainText(f"note: {s.top_note}"))

@@ -29,13 +29,13 @@ def ps_table(procs: list[ProcessMemory], groups: list[GroupMemory] | None, by: s
     if groups is not None:
         rows = [(escape(g.key, 120), g.count, human_bytes(g.rss_bytes), human_bytes(g.pss_bytes),
                  human_bytes(g.uss_bytes), human_bytes(g.swap_bytes), human_bytes(g.swap_pss_bytes)) for g in groups]
-        return table(None, [by or "group", "procs", "RSS", "PSS", "USS", "Swap", "SwapPss"], rows, plain=True,
+        return table(None, [by or "group", "procs", "RSS", "PSS", "USS", "Swap", "SwapPss"], rows,
                      right=range(1, 7), footer=["total", tot.count, human_bytes(tot.rss_bytes),
                                                  human_bytes(tot.pss_bytes), human_bytes(tot.uss_bytes),
                                                  human_bytes(tot.swap_bytes), human_bytes(tot.swap_pss_bytes)])
     rows = [(p.pid, escape(p.user, 16), human_bytes(p.rss_bytes), human_bytes(p.pss_bytes), human_bytes(p.uss_bytes),
              human_bytes(p.swap_bytes), human_bytes(p.swap_pss_bytes), escape(p.command, 100)) for p in procs]
-    return table(None, ["PID", "User", "RSS", "PSS", "USS", "Swap", "SwapPss", "Command"], rows, plain=True,
+    return table(None, ["PID", "User", "RSS", "PSS", "USS", "Swap", "SwapPss", "Command"], rows,
                  right=(0, 2, 3, 4, 5, 6),
                  footer=["", f"{tot.count} procs", human_bytes(tot.rss_bytes), human_bytes(tot.pss_bytes),
                          human_bytes(tot.uss_bytes), human_bytes(tot.swap_bytes), human_bytes(tot.swap_pss_bytes),

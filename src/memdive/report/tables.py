@@ -1,10 +1,11 @@
 """Tables and the terminal: one helper so every command's tables look alike, and the console that
 prints them.
 
-Tables are rich Tables, or, when long (or asked for), laid out here as plain text (PlainText) with
-the same look. `console()` prints plain text itself and hands anything else to a rich Console, which
-it creates (and imports rich for: about 45 ms) only then: `memdive ps` and `memdive sys` print only
-plain text, so they never pay for rich.
+Tables are laid out here as plain text (PlainText): bold header (and footer), columns two spaces
+apart, the last column cut with "…" at the terminal's width. `console()` prints plain text and
+strings itself (strings literally, never as markup, wrapped at the width) and hands anything else
+(the colours of `maps --layout`, the benchmark report) to a rich Console, which it creates, and
+imports rich for (about 45 ms), only then: most commands never pay for rich.
 """
 
 from __future__ import annotations
@@ -75,14 +76,24 @@ class Output:
         return self._rich
 
     def print(self, *objects, **kw) -> None:
-        """rich's Console.print; one PlainText or WrappedRows (or nothing: a blank line) is written here."""
+        """rich's Console.print. One PlainText or WrappedRows, one string (printed literally: no markup,
+        whatever `markup` says, wrapped at the width as rich wraps) or nothing (a blank line) is
+        written here; anything else goes through rich."""
         obj = objects[0] if len(objects) == 1 else None
-        if kw or self._capturing or len(objects) > 1 or (objects and not isinstance(obj, (PlainText, WrappedRows))):
+        text = type(obj) is str and not set(kw) - {"markup"}
+        if text and self._capturing:
+            self.rich.print(obj, markup=False)
+            return
+        if not text and (kw or self._capturing or len(objects) > 1 or
+                         (objects and not isinstance(obj, (PlainText, WrappedRows)))):
             self.rich.print(*objects, **kw)
             return
         out = self.file or sys.stdout
         if obj is None:
             out.write("\n")
+            return
+        if type(obj) is str:
+            out.write("\n".join(wrap(obj, self.width)) + "\n")
             return
         plain = obj if isinstance(obj, PlainText) else obj.plain(self.width)
         b0, b1 = ("\x1b[1m", "\x1b[0m") if self.bold else ("", "")
@@ -118,21 +129,30 @@ def cut(line: str, width: int) -> str:
     return line
 
 
-# Past this many rows a table is laid out here rather than by rich: rich.Table costs about 0.6 ms a
-# row (measured: 250 ms for `memdive ps` on 360 processes, against 3 ms here), and a long table gains
-# nothing from its width fitting. Same look: bold header and footer, the last column cut with "…"
-# at the console's width.
-PLAIN_ROWS = 40
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of `text` no wider than `width`, broken at spaces (a word longer than a line is split), as
+    rich wraps a string; its own line breaks are kept."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        import textwrap
+
+        out += textwrap.wrap(line, width, break_on_hyphens=False) or [""]
+    return out
 
 
 class PlainText:
     """Pre-laid-out table text that rich prints line by line: bold `bold` lines, each line cut to the
     console's width with "…" (as rich cuts a table's last column), no wrapping, no markup."""
 
-    def __init__(self, text: str, bold: Iterable[int] = (), title: str | None = None):
+    def __init__(self, text: str, bold: Iterable[int] = (), title: str | None = None,
+                 row_count: int | None = None):
         self.text = text
         self.bold = frozenset(bold)
         self.title = title          # a table's title (its first line), as rich.Table.title
+        self.row_count = row_count  # a table's body rows (header and footer not counted), as rich.Table's
 
     def __str__(self) -> str:
         return self.text
@@ -192,7 +212,8 @@ def plain_table(title, columns, rows, right=None, footer=None) -> PlainText:
 
     out = ([title] if title else []) + [fmt(r) for r in allrows]
     first = 1 if title else 0
-    return PlainText("\n".join(out), bold=(first, len(out) - 1) if footer is not None else (first,), title=title)
+    return PlainText("\n".join(out), bold=(first, len(out) - 1) if footer is not None else (first,), title=title,
+                     row_count=len(rows))
 
 
 def side_by_side(*blocks: PlainText, gap: int = 4) -> PlainText:
@@ -206,26 +227,9 @@ def side_by_side(*blocks: PlainText, gap: int = 4) -> PlainText:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]],
-          right: Iterable[int] | None = None, footer: Sequence[object] | None = None, plain: bool = False):
-    """A rich Table; numeric columns (indexes in `right`) are right-aligned. Past PLAIN_ROWS rows, or with
-    `plain`, the same layout as plain text (rich lays out a 60,000-row table in a minute; this takes a
-    blink), which `side_by_side` can put next to another."""
-    cells = [tuple(str(x) for x in r) for r in rows]
-    if plain or len(cells) > PLAIN_ROWS:
-        return plain_table(title, columns, cells, right, footer)
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left", show_footer=footer is not None, box=None,
-              header_style="bold", pad_edge=False)
-    right = set(right or ())
-    last = len(columns) - 1
-    for i, c in enumerate(columns):
-        # Every column but the last keeps its full width; the last one takes the rest and is cut with "…".
-        need = max([len(c)] + [len(r[i]) for r in cells] + ([len(str(footer[i]))] if footer is not None else []))
-        t.add_column(c, justify="right" if i in right else "left",
-                     footer=str(footer[i]) if footer is not None else "", no_wrap=True,
-                     overflow="ellipsis" if i == last else "fold", ratio=1 if i == last else None,
-                     min_width=None if i == last else need)
-    for r in cells:
-        t.add_row(*r)
-    return t
+          right: Iterable[int] | None = None, footer: Sequence[object] | None = None) -> PlainText:
+    """A table as plain text (PlainText): numeric columns (indexes in `right`) right-aligned, a bold header
+    and footer, which `side_by_side` can put next to another. Laid out here rather than by rich.Table,
+    which costs about 0.6 ms a row (250 ms for `memdive ps` on 360 processes, against 3 ms here) and
+    45 ms to import."""
+    return plain_table(title, columns, [tuple(str(x) for x in r) for r in rows], right, footer)

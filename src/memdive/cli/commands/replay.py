@@ -99,8 +99,8 @@ def run(args) -> int:
         from ...report.tables import console
 
         c = console()
-        c.print(f"[bold]{args.file}[/bold] at {_when(t)} (sample {sid} of {info.samples}, "
-                f"{info.meta.get('hostname', '?')}, kernel {info.meta.get('kernel', '?')})", markup=True)
+        c.print(f"{args.file} at {_when(t)} (sample {sid} of {info.samples}, "
+                f"{info.meta.get('hostname', '?')}, kernel {info.meta.get('kernel', '?')})")
         c.print()
         for r in overview_renderables(system):
             c.print(r)
