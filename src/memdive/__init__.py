@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AccessDenied": ("memdive.errors", "AccessDenied"),
     "KernelFeatureMissing": ("memdive.errors", "KernelFeatureMissing"),
     "InvalidInput": ("memdive.errors", "InvalidInput"),
+    "ParseError": ("memdive.errors", "ParseError"),
 }
 
 __all__ = list(_LAZY)

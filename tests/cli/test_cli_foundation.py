@@ -145,3 +145,31 @@ def test_sys_in_a_narrow_terminal_cuts_no_vmstat_counter(memdive_cli):
     for group, d in counters.items():
         for k, v in d.items():
             assert f"{k} {v:,}" in block, (group, k)
+
+
+def test_sys_top_0_shows_no_process_table_and_replay_top_bounds_the_overview(memdive_cli, tmp_path):
+    # was: the "Top processes by PSS" heading and an empty header with --top 0
+    out = memdive_cli("sys", "--top", "0", env=env_root("linux-6.18"))
+    assert out.returncode == 0 and "Top processes" not in out.stdout and "vmstat" in out.stdout
+    assert "Top processes" in memdive_cli("sys", "--top", "1", env=env_root("linux-6.18")).stdout
+    # was: `replay --top 3` cut its process table to 3 but the overview above still listed 5
+    rec = str(tmp_path / "r.db")
+    assert memdive_cli("record", "-o", rec, "--duration", "0").returncode == 0
+    text = memdive_cli("replay", rec, "--top", "3").stdout
+    block = text.split("Top processes by PSS\n", 1)[1].split("\n\n", 1)[0].split("\n")
+    assert block[0].split()[:2] == ["PID", "PSS"] and 1 <= len(block) - 1 <= 3
+
+
+def test_parse_error_is_public_and_a_bad_sample_argument_is_not_a_corrupt_file(tmp_path, memdive_cli):
+    import sqlite3
+
+    import memdive
+    from memdive.errors import ParseError
+
+    assert memdive.ParseError is ParseError
+    rec = str(tmp_path / "r.db")
+    assert memdive_cli("record", "-o", rec, "--duration", "0").returncode == 0
+    with memdive.Recording(rec) as r:
+        with pytest.raises(sqlite3.ProgrammingError):     # was: RecordingError "corrupt recording"
+            r.processes_at(r.sample_at(None))             # the (id, time) tuple, not the id
+        assert r.processes_at(r.sample_at(None)[0])

@@ -82,6 +82,8 @@ class Recording:
     def q(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
             return self.db.execute(sql, args).fetchall()
+        except sqlite3.ProgrammingError:    # a bad argument (a sample tuple for its id): the caller's, not the file's
+            raise
         except sqlite3.DatabaseError as e:
             raise RecordingError(f"{self.path}: corrupt recording ({e})", path=self.path) from None
 

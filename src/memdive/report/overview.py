@@ -55,7 +55,7 @@ def overview_renderables(s: SystemMemory):
     top = table("Top processes by PSS", ["PID", "PSS", "RSS", "USS", "Swap", "Command"],
                 [(p.pid, human_bytes(p.pss_bytes), human_bytes(p.rss_bytes), human_bytes(p.uss_bytes),
                   human_bytes(p.swap_bytes), escape(p.command, 60)) for p in s.top], right=(0, 1, 2, 3, 4))
-    out = [side_by_side(mem, commit), psi, top, vm]
+    out = [side_by_side(mem, commit), psi] + ([top] if s.top else []) + [vm]   # --top 0: no heading either
     if s.top_note:
         out.append(PlainText(f"note: {s.top_note}"))
     return out

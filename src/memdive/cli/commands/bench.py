@@ -35,7 +35,7 @@ def add_arguments(p) -> None:
     p.add_argument("--repeats", type=parse_positive, metavar="N", help="timed repeats per figure (after warm-up)")
     p.add_argument("--nt", action="store_true", help="bandwidth: non-temporal (streaming) stores")
     p.add_argument("--cpu", type=int, metavar="CPU", help="single-thread benchmarks: pin to this CPU")
-    p.add_argument("--plot", metavar="FILE", help="write the latency curve and bandwidth by threads (.png or .svg)")
+    p.add_argument("--plot", metavar="FILE", help="write the latency curve and bandwidth by threads (.png, .svg or .pdf)")
 
 
 def _run(args):
@@ -45,7 +45,7 @@ def _run(args):
     q = args.quick
     r = args.repeats
     if args.plot and not args.plot.lower().endswith((".png", ".svg", ".pdf")):
-        raise InvalidInput(f"--plot {args.plot!r}: the file name must end in .png or .svg")
+        raise InvalidInput(f"--plot {args.plot!r}: the file name must end in .png, .svg or .pdf")
     if args.plot:    # checked before the benchmark runs, not after minutes of it
         import os
 

@@ -85,7 +85,7 @@ def run(args) -> int:
         shown = procs[: args.top] if args.top else procs
         if groups is not None and args.top:
             groups = groups[: args.top]
-        system = rec.system_at(sid)
+        system = rec.system_at(sid, top=min(args.top or 5, 5))   # the overview lists no more than the table
         if args.json:
             from ...report.jsonout import to_jsonable
             from ...report.ps import ps_json

@@ -10,9 +10,10 @@ otherwise memdive says it is not measured. The method and its known error are pr
 figures.
 
 Why --yes: resetting referenced bits changes what the kernel's reclaim believes is hot in the
-target. Its pages look idle until touched again and may be reclaimed or swapped sooner, and the
-target takes extra TLB misses. Setting idle bits clears the accessed bits in the target's page
-tables too. Nothing is written without --yes.
+target. Its pages look idle until touched again and may be reclaimed or swapped sooner. (The
+kernel clears the bits without flushing the TLB, so the target takes no extra TLB misses, and an
+access that hits a TLB entry cached before the reset is not seen: see the printed error.) Setting
+idle bits clears the accessed bits in the target's page tables too. Nothing is written without --yes.
 
 Example: memdive wss 1234 --interval 1 --duration 10 --yes
 """
