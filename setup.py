@@ -8,7 +8,8 @@ It needs the Python headers (Debian: python3-dev); where they are missing it is 
 warning, and `ps` reads /proc from Python instead (slower, same answers). Nothing is compiled at
 run time.
 
-To add a library, add one entry to NATIVE_LIBS: name -> (sources, extra compile args, libraries).
+To add a library, add one entry to NATIVE_LIBS: name -> (sources, extra compile args, libraries); a
+program (an executable beside them), one entry to NATIVE_PROGRAMS.
 
 The `memdive` command is installed from bin/memdive, a plain script, rather than a [project.scripts]
 entry point: pip's wrapper for an entry point imports `re` before any of memdive's code (see bin/memdive).
@@ -31,6 +32,11 @@ NATIVE_LIBS: dict[str, tuple[list[str], list[str], list[str]]] = {
     # benchmark kernels: built for the CPU it is installed on (-march=native), like STREAM
     "bench": (["bench/team.c", "bench/stream.c", "bench/chase.c", "bench/misc.c"],
               ["-O3", "-march=native", "-fopenmp-simd"], ["pthread", "m"]),
+}
+
+# Small programs installed beside the libraries: name -> (sources, extra cflags).
+NATIVE_PROGRAMS: dict[str, tuple[list[str], list[str]]] = {
+    "memdive-launch": (["launch/launch.c"], ["-O2"]),  # runs `faults -- CMD` as time(1) does (launch.c: why)
 }
 
 # Python extension modules: name -> (sources, extra cflags, libraries); optional (see above).
@@ -70,11 +76,21 @@ class BuildNative(build_ext):
     def run(self) -> None:
         try:
             super().run()
+            self.build_programs()
         except Exception as exc:  # CompileError, LinkError, missing gcc
             raise SystemExit(
                 "memdive: building the C core failed: %s\n"
                 "memdive needs a C compiler and libc headers: apt-get install gcc libc6-dev" % exc
             ) from exc
+
+
+    def build_programs(self) -> None:
+        """Each of NATIVE_PROGRAMS to an executable in memdive/native/, where the libraries go."""
+        out = os.path.dirname(self.get_ext_fullpath("memdive.native.libmemdive_core"))
+        for name, (sources, cflags) in NATIVE_PROGRAMS.items():
+            objs = self.compiler.compile([os.path.join(NATIVE, s) for s in sources], output_dir=self.build_temp,
+                                         include_dirs=[NATIVE], extra_postargs=["-std=gnu11", "-Wall", "-Wextra"] + cflags)
+            self.compiler.link_executable(objs, name, output_dir=out)
 
 
 def _ext(name: str, sources: list[str], cflags: list[str], libs: list[str]) -> Extension:

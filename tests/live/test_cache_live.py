@@ -183,7 +183,27 @@ def test_faults_of_a_command(memdive_cli):
     assert d["minflt"] >= 4000 and d["majflt"] >= 0
     assert d["maxrss_bytes"] >= 4000 * PAGE
     p = memdive_cli("faults", "--", sys.executable, "-c", "raise SystemExit(3)")
-    assert "exited with 3" in p.stdout
+    assert "exit status 3" in p.stdout and p.returncode == 3        # the command's status, as time(1)
+    p = memdive_cli("faults", "--", "sh", "-c", "kill -KILL $$")
+    assert "killed by SIGKILL" in p.stdout and p.returncode == 128 + 9
+    p = memdive_cli("faults", "--", "/nonexistent/prog")
+    assert p.returncode == 2 and p.stderr.strip() == "memdive: error: cannot run /nonexistent/prog: No such file or directory"
+
+
+def test_faults_peak_rss_is_the_commands_own():
+    """Its peak RSS, not memdive's: forked from Python, a child's ru_maxrss starts at the parent's RSS
+    (kept across exec), which is why the command is started by the C core's launcher, as time(1) does."""
+    import numpy  # noqa: F401  (makes this process's RSS far larger than the command's)
+
+    from memdive.pages.faults import run_command
+
+    with open("/proc/self/status") as f:
+        me = int(f.read().split("VmRSS:")[1].split()[0]) * 1024
+    small = run_command(["true"], interval=0.05)
+    assert small.returncode == 0 and small.maxrss_bytes < min(8 << 20, me // 2), (small.maxrss_bytes, me)
+    big = run_command([sys.executable, "-c", "b = bytearray(64 << 20); b[::4096] = b'x' * (16384)"], interval=0.05)
+    assert 64 << 20 <= big.maxrss_bytes < (64 << 20) + me, big.maxrss_bytes
+    assert big.wall_seconds < 5 and big.minflt >= 16384
 
 
 def test_faults_of_pids_and_system(spawn, memdive_cli):

@@ -96,6 +96,11 @@ def test_python_program(memdive_cli, tmp_path):
     r = memdive_cli("trace", "-o", str(out), "--", "python3", str(script))
     assert r.returncode == 0, r.stderr
     assert "done" in r.stdout
+    # memdive exits with the traced program's status (was 0 whatever it returned)
+    failing = tmp_path / "f.py"
+    failing.write_text("import sys\nsys.exit(3)\n")
+    r = memdive_cli("trace", "-o", str(tmp_path / "f.trace"), "--quiet", "--", "python3", str(failing))
+    assert r.returncode == 3 and "exit status 3" in r.stderr, r.stderr
     d = json.loads(memdive_cli("trace", "report", str(out), "--json").stdout)
     # python3 may be a wrapper that execs the interpreter: the trace of the last image is the one reported
     assert os.path.basename(d["command"][0]).startswith("python") and d["allocations"] > 1000

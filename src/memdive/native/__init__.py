@@ -26,6 +26,15 @@ def path(name: str) -> str:
     return p
 
 
+def program(name: str) -> str:
+    """The path of a program built beside the libraries (setup.py NATIVE_PROGRAMS), e.g. memdive-launch."""
+    p = os.path.join(_HERE, name)
+    if not os.access(p, os.X_OK):
+        raise MemdiveError(f"the C core program {name} is missing from {_HERE}", path=p,
+                           hint="reinstall memdive with a C compiler present: pip install --force-reinstall .")
+    return p
+
+
 def load(name: str):
     """The library libmemdive_NAME.so as a ctypes.CDLL (loaded once)."""
     lib = _cache.get(name)

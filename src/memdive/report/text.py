@@ -39,3 +39,15 @@ def human_bytes(n: int | None) -> str:
 
 def pct(part: float, whole: float) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "-"
+
+
+def describe_exit(returncode: int) -> str:
+    """A child's end as subprocess gives it: "exit status N", or "killed by SIGNAME" for -N."""
+    if returncode < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"

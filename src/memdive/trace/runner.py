@@ -181,17 +181,6 @@ def _promote_exec_images(out: str, pid: int) -> None:
     os.replace(last, out)
 
 
-def describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        import signal
-
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit status {returncode}"
-
-
 def request_heap_state(pid: int, sig: int = int(signal.SIGUSR2)) -> None:
     """Ask a program running under the shim to record glibc's heap state (mallinfo2, malloc_info) and a
     pagemap snapshot; the shim does it at the program's next allocation call, outside the signal handler."""

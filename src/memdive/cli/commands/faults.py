@@ -51,12 +51,13 @@ def run(args) -> int:
         else:
             if tty:
                 sys.stdout.write("\n")
-            from ...report.text import human_bytes
+            from ...report.text import describe_exit, human_bytes
 
-            print(f"command exited with {res.returncode} after {res.wall_seconds:.3f} s: "
+            print(f"command ended ({describe_exit(res.returncode)}) after {res.wall_seconds:.3f} s: "
                   f"minor faults {res.minflt}, major faults {res.majflt} (rusage), max RSS "
                   f"{human_bytes(res.maxrss_bytes)}, user {res.user_seconds:.3f} s, system {res.system_seconds:.3f} s")
-        return 0
+        # the command's own status, as time(1) gives it (128 + N for a signal)
+        return res.returncode if res.returncode >= 0 else 128 - res.returncode
     pids: list[int | None] = [int(t) for t in args.targets]
     if args.system or not pids:
         pids.append(None)

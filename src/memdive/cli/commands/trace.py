@@ -79,16 +79,18 @@ def run(args) -> int:
         raise InvalidInput("no command to trace", hint="memdive trace -- CMD ARGS...  or  memdive trace report FILE")
     if not 1 <= args.frames <= 128:
         raise InvalidInput("--frames must be 1..128")
+    from ...report.text import describe_exit
     from ...trace import run as trace_run
-    from ...trace.runner import describe_exit
 
     res = trace_run(cmd, output=args.output, follow_fork=args.follow_fork, unwind=args.unwind, frames=args.frames)
+    # memdive exits with the program's own status (128 + N for a signal), as time(1) and heaptrack do
+    code = res.returncode if res.returncode >= 0 else 128 - res.returncode
     if args.json:
         from ..common import emit_json
 
         emit_json({"path": res.path, "children": res.children, "pid": res.pid, "returncode": res.returncode,
                    "wall_seconds": res.wall_seconds})
-        return 0
+        return code
     import sys
 
     err = sys.stderr
@@ -103,7 +105,7 @@ def run(args) -> int:
         for line in summary_lines(a.report):
             err.write(line + "\n")
         err.write(f"memdive trace: details: memdive trace report {res.path}\n")
-    return 0
+    return code
 
 
 def _report(ra) -> int:
