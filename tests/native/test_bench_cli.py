@@ -59,7 +59,7 @@ def test_errors_are_one_line(memdive_cli):
     r = memdive_cli("bench", "bandwidth", "--threads", "999", "--size", "1M")
     assert r.returncode == 2 and "999 threads" in r.stderr and "Traceback" not in r.stderr
     r = memdive_cli("bench", "latency", "--plot", "out.txt")
-    assert r.returncode == 2 and ".png or .svg" in r.stderr
+    assert r.returncode == 2 and ".png, .svg or .pdf" in r.stderr
 
 
 def _meminfo(key: str) -> int:
