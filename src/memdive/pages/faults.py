@@ -87,6 +87,9 @@ def run_command(argv: list[str], *, interval: float = 1.0,
     t0 = time.monotonic()
     try:
         launch = subprocess.Popen([launcher, str(wfd), *argv], pass_fds=(wfd,))
+    except OSError as exc:           # a noexec mount, say: the command itself is checked by the launcher
+        os.close(rfd)
+        raise MemdiveError(f"cannot start {launcher}: {exc.strerror}", path=launcher) from None
     finally:
         os.close(wfd)
     lines: dict[str, list[int]] = {}    # "pid N", "exec-error ERRNO", "exit STATUS maxrss KB minflt N ..."

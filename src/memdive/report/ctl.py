@@ -59,4 +59,4 @@ def overcommit_table(o: Overcommit):
                           f"({pct(o.committed_as_bytes, o.commit_limit_bytes)} of CommitLimit)")),
         ("MemTotal / SwapTotal", f"{human_bytes(o.mem_total_bytes)} / {human_bytes(o.swap_total_bytes)}"),
     ]
-    return [table("Overcommit", ["setting", "value"], rows), (o.explanation)]
+    return [table("Overcommit", ["setting", "value"], rows), o.explanation]

@@ -109,9 +109,9 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
     if picture:
         out += [zone_picture(z, page) for z in f.zones]
         out.append(
-                "unusable: share of free memory in blocks too small for the order (0..1); frag: "
-                "-1 while a block of the order is free, else 0 = lack of memory .. 1 = fragmentation "
-                "(mm/vmstat.c, as debugfs extfrag/ prints them)"
+            "unusable: share of free memory in blocks too small for the order (0..1); frag: "
+            "-1 while a block of the order is free, else 0 = lack of memory .. 1 = fragmentation "
+            "(mm/vmstat.c, as debugfs extfrag/ prints them)"
         )
     else:
         out.append(
@@ -125,8 +125,8 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
     thr = f.settings.get("extfrag_threshold")
     if thr is not None:
         out.append(
-                f"vm.extfrag_threshold = {thr}: above {thr / 1000:.3f} the kernel compacts "
-                f"rather than reclaims for a failing allocation"
+            f"vm.extfrag_threshold = {thr}: above {thr / 1000:.3f} the kernel compacts "
+            f"rather than reclaims for a failing allocation"
         )
     if f.pagetypes is not None:
         pt = f.pagetypes
@@ -159,8 +159,8 @@ def frag_renderables(f: FragReport, picture: bool = True, pagetypes: bool = Fals
         )
         if any(any(r.capped) for r in pt.free):
             out.append(
-                    "'>100000': the kernel stops counting a free list at 100000 (Linux 5.6+); "
-                    "buddyinfo's totals above are exact"
+                "'>100000': the kernel stops counting a free list at 100000 (Linux 5.6+); "
+                "buddyinfo's totals above are exact"
             )
     else:
         out.append(f"migrate types (/proc/pagetypeinfo): unavailable - {f.pagetypes_error}")

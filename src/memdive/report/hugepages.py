@@ -79,8 +79,8 @@ def thp_system_renderables(s: ThpSystem) -> list:
             )
         )
         out.append(
-                "per-size stats (stats/): fault = anon_fault_alloc, fallback = anon_fault_fallback, "
-                "shmem = shmem_alloc, shmem fb = shmem_fallback; --json has every file"
+            "per-size stats (stats/): fault = anon_fault_alloc, fallback = anon_fault_fallback, "
+            "shmem = shmem_alloc, shmem fb = shmem_fallback; --json has every file"
         )
     mem = table(
         "Huge pages in use (meminfo)",
