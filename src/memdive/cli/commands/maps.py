@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
     p.add_argument("--kind", action="append", choices=KINDS, help="only mappings of this kind (repeatable)")
     p.add_argument("--min", type=parse_size, default=0, metavar="SIZE", help="only mappings at least SIZE large")
     p.add_argument("--layout", action="store_true", help="draw the address space layout")
-    p.add_argument("--summary", action="store_true", help="only the summaries, not every mapping")
+    p.add_argument("--summary", action="store_true", help="only the summaries, not every mapping (with --layout: only the layout)")
     p.add_argument("--wide", action="store_true", help="also offset, device, inode and VmFlags")
 
 
