@@ -56,7 +56,8 @@ LEAN_STEPS = {   # name: (imported before the reads start, imported while they r
         "import argparse, locale\n"
         "import memdive.cli.parser, memdive.cli.commands.ps, memdive.ps, memdive.report.ps\n")),
 }
-# What pip writes for `memdive = "memdive.cli:console_main"` under [project.scripts] (pip 24-25).
+# What pip writes for `memdive = "memdive.cli:console_main"` under [project.scripts] (checked byte for
+# byte against pip 23.2's).
 ENTRY_POINT_WRAPPER = ("#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n"
                        "from memdive.cli import console_main\nif __name__ == '__main__':\n"
                        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"

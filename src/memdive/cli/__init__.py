@@ -10,6 +10,7 @@ import os
 import sys
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+_NO_RUN = ("-h", "--help", "--version")   # options that print and exit without running a command
 
 
 def _pick_command(argv: list[str]) -> str | None:
@@ -28,7 +29,7 @@ def _command_of(argv: list[str]) -> tuple[str | None, list[str]]:
     from .registry import DEFAULT_COMMAND
 
     name = _pick_command(argv)
-    if name is None and not any(a in ("-h", "--help", "--version") for a in argv) and not [
+    if name is None and not any(a in _NO_RUN for a in argv) and not [
             a for a in argv if not a.startswith("-")]:
         return DEFAULT_COMMAND, argv + [DEFAULT_COMMAND]
     return name, argv
@@ -39,8 +40,7 @@ def _reads_every_process(argv: list[str]) -> bool:
     process's rollup. Decided from argv alone, before any import (the registry's included): every
     millisecond before the reads start is lost whole."""
     words = [a for a in argv if not a.startswith("-")]
-    return (not words or words[0] in ("ps", "sys")) and "--" not in argv and not any(
-        a in ("-h", "--help", "--version") for a in argv)
+    return (not words or words[0] in ("ps", "sys")) and "--" not in argv and not any(a in _NO_RUN for a in argv)
 
 
 def main(argv: list[str] | None = None) -> int:

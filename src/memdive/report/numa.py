@@ -91,12 +91,7 @@ def settings_text(settings: dict[str, str | None]):
         else:
             meaning = _SETTING_MEANING.get(k, {}).get(v, "")
             parts.append(f"{k} = {v}" + (f" ({meaning})" if meaning else ""))
-    return ("NUMA settings: " + "; ".join(parts))
-
-
-def _cell(s: str, limit: int = 80) -> str:
-    """Target-written text for a table cell: control characters escaped (tables are plain text: no markup)."""
-    return escape(s, limit)
+    return "NUMA settings: " + "; ".join(parts)
 
 
 def _region_name(m) -> str:
@@ -132,7 +127,7 @@ def placement_tables(p: ProcessPlacement, *, all_regions: bool = False, limit: i
         rrows.append([f"{m.start:x}", human_bytes(m.size_bytes) if m.size_bytes is not None else "?", m.policy,
                       human_bytes(m.page_size_bytes)]
                      + [human_bytes(m.bytes_by_node.get(n, 0)) if m.pages_by_node.get(n) else "-" for n in ns]
-                     + [_cell(_region_name(m))])
+                     + [escape(_region_name(m), 80)])
     title = "Regions with resident pages" + ("" if all_regions or len(regs) <= limit else
                                               f" (the {limit} largest of {len(regs)}; --all for every one)")
     out.append(table(title, ["start", "size", "policy", "page"] + [f"node{n}" for n in ns] + ["name"], rrows,
